@@ -1,0 +1,33 @@
+# The two commands: `make run` (the product) and `make test` (every test).
+# Both create what is missing first: the Python environments and the trained model.
+.PHONY: run test setup model shell bench nlu-eval clean
+
+APP_PY := .venv/app/bin/python
+RASA := .venv/rasa/bin/rasa
+
+setup:
+	@bash scripts/bootstrap.sh --browser
+
+model: setup
+	@$(APP_PY) scripts/model.py train
+
+run: setup
+	@$(APP_PY) scripts/run.py
+
+test: setup
+	@$(APP_PY) scripts/model.py train
+	@$(APP_PY) -m pytest $(PYTEST_ARGS)
+
+# Talk to the bot in the terminal (Rasa's own shell, with the action server).
+shell: model
+	@$(APP_PY) scripts/shell.py
+
+bench: model
+	@$(APP_PY) bench/run_all.py
+
+# NLU intent F1 by 3-fold cross-validation (slow: not part of `make test`).
+nlu-eval: setup
+	@$(RASA) test nlu --nlu data/nlu --config config.yml --cross-validation --folds 3 --out results/nlu
+
+clean:
+	rm -rf models var results

@@ -1,0 +1,1 @@
+"""Rasa custom actions (rasa-sdk), served by `rasa_sdk --actions actions`."""

@@ -1,0 +1,86 @@
+"""Complaints in the database: references, the row, and "is this a repeat?"."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import Complaint
+
+# No 0/O, 1/I/L: customers read references out on the phone.
+_REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+REPEAT_WINDOW = dt.timedelta(days=30)
+
+
+def new_reference(now: dt.datetime | None = None) -> str:
+    """"RK-2026-4F7Q2": year plus five random characters, so references reveal no sequence or volume."""
+    year = (now or dt.datetime.now(dt.timezone.utc)).year
+    return f"RK-{year}-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(5))
+
+
+@dataclass(frozen=True)
+class NewComplaint:
+    conversation_id: str
+    channel: str
+    category: str
+    order_number: str | None
+    description: str
+    media_url: str | None
+    language: str
+
+
+@dataclass(frozen=True)
+class StoredComplaint:
+    reference: str
+    earlier_complaints: int  # of the same conversation within REPEAT_WINDOW, before this one
+
+    @property
+    def is_repeat(self) -> bool:
+        return self.earlier_complaints > 0
+
+
+async def earlier_complaints(session: AsyncSession, conversation_id: str, now: dt.datetime) -> int:
+    return (await session.execute(
+        select(func.count()).select_from(Complaint).where(
+            Complaint.conversation_id == conversation_id, Complaint.created_at >= now - REPEAT_WINDOW)
+    )).scalar_one()
+
+
+async def store_complaint(
+    sessions: async_sessionmaker[AsyncSession], complaint: NewComplaint, needs_human: bool,
+) -> StoredComplaint:
+    """Insert the complaint under a fresh unique reference; counts earlier ones for the repeat rule.
+
+    `needs_human` is raised to True for a repeat, which always goes to a person.
+    """
+    now = dt.datetime.now(dt.timezone.utc)
+    for _attempt in range(5):
+        async with sessions() as session:
+            earlier = await earlier_complaints(session, complaint.conversation_id, now)
+            reference = new_reference(now)
+            session.add(Complaint(
+                reference=reference, conversation_id=complaint.conversation_id, channel=complaint.channel,
+                category=complaint.category, order_number=complaint.order_number,
+                description=complaint.description, media_url=complaint.media_url, language=complaint.language,
+                needs_human=needs_human or earlier > 0, status="open", created_at=now,
+            ))
+            try:
+                await session.commit()
+            except IntegrityError:
+                # 31^5 references a year: a clash is rare, and a new draw resolves it.
+                await session.rollback()
+                continue
+            return StoredComplaint(reference=reference, earlier_complaints=earlier)
+    raise RuntimeError("could not find a free complaint reference after 5 attempts")
+
+
+async def mark_needs_human(sessions: async_sessionmaker[AsyncSession], reference: str) -> None:
+    """The customer asked for a person about a complaint filed without that need."""
+    async with sessions() as session:
+        await session.execute(update(Complaint).where(Complaint.reference == reference).values(needs_human=True))
+        await session.commit()

@@ -1,0 +1,25 @@
+"""`python -m bot`: the gateway on the Settings read from the environment."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from bot.app import create_app
+from bot.settings import Settings
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.from_env()
+
+    async def app() -> web.Application:
+        return create_app(settings)
+
+    web.run_app(app(), host=settings.gateway_host, port=settings.gateway_port, access_log=None,
+                print=lambda text: logging.getLogger("bot").info(text.strip().replace("\n", " ")))
+
+
+if __name__ == "__main__":
+    main()

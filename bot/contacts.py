@@ -1,0 +1,54 @@
+"""WhatsApp contacts (the `contacts` table): the phone number behind a `wa-…` id and its opt-out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import Contact
+
+
+@dataclass(frozen=True)
+class ContactInfo:
+    address: str
+    opted_out: bool
+    last_inbound_at: dt.datetime | None
+
+
+class Contacts:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def saw_inbound(self, conversation_id: str, channel: str, address: str, opted_out: bool) -> None:
+        """The customer wrote: remember the address and when; any message but STOP opts them back in."""
+        try:
+            await self._upsert(conversation_id, channel, address, opted_out)
+        except IntegrityError:  # a second message of a new customer inserted the row first
+            await self._upsert(conversation_id, channel, address, opted_out)
+
+    async def _upsert(self, conversation_id: str, channel: str, address: str, opted_out: bool) -> None:
+        now = dt.datetime.now(dt.timezone.utc)
+        async with self._sessionmaker() as session, session.begin():
+            updated = await session.execute(
+                update(Contact).where(Contact.conversation_id == conversation_id)
+                .values(address=address, opted_out=opted_out, last_inbound_at=now)
+            )
+            if updated.rowcount == 0:  # a new customer
+                session.add(Contact(
+                    conversation_id=conversation_id, channel=channel, address=address,
+                    opted_out=opted_out, last_inbound_at=now,
+                ))
+
+    async def get(self, conversation_id: str) -> ContactInfo | None:
+        async with self._sessionmaker() as session:
+            row = (await session.scalars(select(Contact).where(Contact.conversation_id == conversation_id))).first()
+        if row is None:
+            return None
+        last = row.last_inbound_at
+        if last is not None and last.tzinfo is None:  # SQLite hands back naive UTC
+            last = last.replace(tzinfo=dt.timezone.utc)
+        return ContactInfo(row.address, bool(row.opted_out), last)

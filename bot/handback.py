@@ -1,0 +1,29 @@
+"""The gateway's `BotHandback`: after an agent closed, Rasa gets the conversation back.
+
+`POST {rasa}/conversations/{id}/trigger_intent?output_channel=collector` with the external
+intent `EXTERNAL_handoff_closed` (entity `agent_id`); what Rasa answers (the rating question)
+goes to the customer like any bot reply.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.conversations import channel_of
+from bot.rasa_client import RasaClient
+from bot.router import Router
+
+log = logging.getLogger(__name__)
+
+HANDOFF_CLOSED = "EXTERNAL_handoff_closed"
+
+
+class RasaHandback:
+    def __init__(self, rasa: RasaClient, router: Router) -> None:
+        self._rasa = rasa
+        self._router = router
+
+    async def hand_back(self, conversation_id: str, agent_id: str) -> None:
+        replies = await self._rasa.trigger_intent(conversation_id, HANDOFF_CLOSED, {"agent_id": agent_id})
+        log.info("handed back conversation=%s replies=%d", conversation_id, len(replies))
+        await self._router.dispatch(conversation_id, channel_of(conversation_id), replies)

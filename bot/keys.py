@@ -1,0 +1,47 @@
+"""Every Redis key and pub/sub channel the gateway uses, in one place (prefix `shopdesk:gw:`).
+
+All per-conversation state lives here, never in a process's memory, so any number of
+gateway processes can share one Redis.
+"""
+
+from __future__ import annotations
+
+PREFIX = "shopdesk:gw:"
+
+# Pub/sub channel every gateway process listens on; a frame for a web chat conversation is
+# pushed by whichever process holds that conversation's websocket.
+WEBCHAT_FANOUT = PREFIX + "webchat-out"
+
+
+def inbox(conversation_id: str) -> str:
+    """List of customer messages waiting for the router, oldest first."""
+    return f"{PREFIX}inbox:{conversation_id}"
+
+
+def inbox_pattern() -> str:
+    return f"{PREFIX}inbox:*"
+
+
+def worker(conversation_id: str) -> str:
+    """Lock held by the one process that works a conversation's inbox (keeps the order)."""
+    return f"{PREFIX}worker:{conversation_id}"
+
+
+def seen(source: str, external_id: str) -> str:
+    """Set once per provider message id (Twilio MessageSid, widget client id): duplicates are dropped."""
+    return f"{PREFIX}seen:{source}:{external_id}"
+
+
+def buttons(conversation_id: str) -> str:
+    """The buttons last offered: on WhatsApp to map "2" back, in web chat to show them after a reload."""
+    return f"{PREFIX}buttons:{conversation_id}"
+
+
+def rate(sender: str, window: int) -> str:
+    """Message counter of one sender in one minute."""
+    return f"{PREFIX}rate:{sender}:{window}"
+
+
+def delay_notice(conversation_id: str) -> str:
+    """Set while the customer has been told that the bot is slow (the notice goes out once)."""
+    return f"{PREFIX}delay-notice:{conversation_id}"

@@ -1,0 +1,37 @@
+"""`GET /metrics`: Prometheus counters of messages and errors and the bot's reply latency.
+
+Each application gets its own registry, so two gateways in one process (tests) do not collide.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.messages_in = Counter(
+            "shopdesk_messages_in_total", "Customer messages accepted, by channel",
+            ["channel"], registry=self.registry,
+        )
+        self.messages_out = Counter(
+            "shopdesk_messages_out_total", "Messages sent to customers, by channel and sender",
+            ["channel", "sender"], registry=self.registry,
+        )
+        self.bot_latency = Histogram(
+            "shopdesk_bot_reply_seconds", "From a customer message accepted to the bot's replies delivered",
+            ["channel"], registry=self.registry,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+        )
+        self.errors = Counter(
+            "shopdesk_errors_total", "Failures, by kind (rasa, twilio, router, rejected_*)",
+            ["kind"], registry=self.registry,
+        )
+
+    async def handle(self, _request: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest(self.registry))
+        response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+        response.charset = "utf-8"
+        return response

@@ -1,0 +1,89 @@
+"""All configuration of the gateway and the desk, read from the environment once at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from db.engine import DEFAULT_DATABASE_URL
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    rasa_url: str = "http://127.0.0.1:5005"
+    public_url: str = "http://localhost:8080"
+    gateway_host: str = "0.0.0.0"
+    gateway_port: int = 8080
+
+    twilio_account_sid: str = "ACshopdesk0000000000000000000000"
+    twilio_auth_token: str = "shopdesk-dev-token"
+    twilio_whatsapp_from: str = "whatsapp:+14155238886"
+    twilio_api_base: str = "https://api.twilio.com"
+
+    # Limits that protect the bot and the agents from floods.
+    max_message_chars: int = 4096
+    rate_limit_per_minute: int = 20
+    # A slow or down Rasa: retry with backoff this long, then offer a human.
+    rasa_timeout_seconds: float = 10.0
+    rasa_give_up_seconds: float = 30.0
+
+    agent_tokens: str = ""  # "name:token,name:token"
+    business_hours: str = "Mon-Fri 08:00-18:00 Europe/Berlin"
+    agent_max_conversations: int = 5
+    agent_grace_seconds: float = 60.0
+    queue_timeout_seconds: float = 600.0
+    whatsapp_window_hours: float = 24.0
+    whatsapp_template_sid: str = ""
+
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        d = cls()
+        return cls(
+            database_url=env.get("DATABASE_URL") or d.database_url,
+            redis_url=env.get("REDIS_URL") or d.redis_url,
+            rasa_url=(env.get("RASA_URL") or d.rasa_url).rstrip("/"),
+            public_url=(env.get("PUBLIC_URL") or f"http://localhost:{_int(env, 'GATEWAY_PORT', d.gateway_port)}").rstrip("/"),
+            gateway_host=env.get("GATEWAY_HOST") or d.gateway_host,
+            gateway_port=_int(env, "GATEWAY_PORT", d.gateway_port),
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or d.twilio_account_sid,
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or d.twilio_auth_token,
+            twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM") or d.twilio_whatsapp_from,
+            twilio_api_base=(env.get("TWILIO_API_BASE") or d.twilio_api_base).rstrip("/"),
+            max_message_chars=_int(env, "MAX_MESSAGE_CHARS", d.max_message_chars),
+            rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", d.rate_limit_per_minute),
+            rasa_timeout_seconds=_float(env, "RASA_TIMEOUT_SECONDS", d.rasa_timeout_seconds),
+            rasa_give_up_seconds=_float(env, "RASA_GIVE_UP_SECONDS", d.rasa_give_up_seconds),
+            agent_tokens=env.get("AGENT_TOKENS", d.agent_tokens),
+            business_hours=env.get("BUSINESS_HOURS") or d.business_hours,
+            agent_max_conversations=_int(env, "AGENT_MAX_CONVERSATIONS", d.agent_max_conversations),
+            agent_grace_seconds=_float(env, "AGENT_GRACE_SECONDS", d.agent_grace_seconds),
+            queue_timeout_seconds=_float(env, "QUEUE_TIMEOUT_SECONDS", d.queue_timeout_seconds),
+            whatsapp_window_hours=_float(env, "WHATSAPP_WINDOW_HOURS", d.whatsapp_window_hours),
+            whatsapp_template_sid=env.get("WHATSAPP_TEMPLATE_SID", d.whatsapp_template_sid),
+        )

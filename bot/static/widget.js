@@ -1,0 +1,343 @@
+/*
+ * shopdesk chat widget: <script src="https://your-gateway/widget.js" defer></script>
+ *
+ * Adds a chat button and a panel to the page. Talks to the gateway's WS /webchat/ws (frames
+ * documented in bot/channels/webchat.py). A random session id in localStorage keeps the
+ * conversation across reloads; the connection comes back with backoff after a drop, shows the
+ * history, and sends what was typed while offline. Every text from customers, the bot or agents
+ * goes in with textContent, never as HTML.
+ */
+(function () {
+  "use strict";
+  if (window.__shopdeskWidget) return;
+  window.__shopdeskWidget = true;
+
+  var script = document.currentScript;
+  var base = new URL(script && script.src ? script.src : "/widget.js", window.location.href);
+  var wsUrl = (base.protocol === "https:" ? "wss:" : "ws:") + "//" + base.host + "/webchat/ws";
+  var language = (document.documentElement.lang || navigator.language || "de").slice(0, 2).toLowerCase();
+  var de = language !== "en";
+  var T = de ? {
+    open: "Chat öffnen", close: "Chat schließen", title: "Kundenservice", placeholder: "Deine Nachricht …",
+    send: "Senden", typing: "schreibt …", connecting: "Verbinde …", offline: "Keine Verbindung – neuer Versuch gleich.",
+    queued: "wird gesendet, sobald die Verbindung steht", you: "Du", bot: "Assistent", agent: "Mitarbeiter",
+    stars: function (n) { return n + " von 5 Sternen"; }, rate: "Bewertung"
+  } : {
+    open: "Open chat", close: "Close chat", title: "Customer service", placeholder: "Your message …",
+    send: "Send", typing: "is typing …", connecting: "Connecting …", offline: "No connection – retrying shortly.",
+    queued: "will be sent once connected", you: "You", bot: "Assistant", agent: "Agent",
+    stars: function (n) { return n + " of 5 stars"; }, rate: "Rating"
+  };
+
+  var STORE = "shopdesk.session";
+  function newSessionId() {
+    var bytes = new Uint8Array(18);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    var s = "";
+    for (var i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+    return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  var sessionId = null;
+  try { sessionId = localStorage.getItem(STORE); } catch (e) { /* storage blocked: a session per page */ }
+  if (!sessionId || !/^[A-Za-z0-9_-]{16,64}$/.test(sessionId)) {
+    sessionId = newSessionId();
+    try { localStorage.setItem(STORE, sessionId); } catch (e) { /* ignore */ }
+  }
+
+  // ---- styles and elements (no framework, no HTML strings) ----
+  var style = document.createElement("style");
+  style.textContent = [
+    ".sdw-launch{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:28px;padding:14px 20px;",
+    "background:#1f5f4a;color:#fff;font:600 16px/1 system-ui,sans-serif;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25)}",
+    ".sdw-launch:focus-visible,.sdw-panel button:focus-visible,.sdw-panel textarea:focus-visible{outline:3px solid #f5b400;outline-offset:2px}",
+    ".sdw-panel{position:fixed;right:20px;bottom:84px;z-index:2147483000;width:360px;max-width:calc(100vw - 40px);height:520px;",
+    "max-height:calc(100vh - 110px);display:flex;flex-direction:column;background:#fff;color:#1b1b1b;border-radius:12px;",
+    "box-shadow:0 8px 30px rgba(0,0,0,.3);font:15px/1.4 system-ui,sans-serif;overflow:hidden}",
+    ".sdw-panel[hidden]{display:none}",
+    ".sdw-head{display:flex;align-items:center;justify-content:space-between;padding:10px 14px;background:#1f5f4a;color:#fff}",
+    ".sdw-head h2{margin:0;font-size:16px}",
+    ".sdw-x{background:transparent;border:0;color:#fff;font-size:22px;cursor:pointer;min-width:44px;min-height:44px}",
+    ".sdw-status{padding:4px 14px;font-size:13px;color:#6b4b00;background:#fff6d6}",
+    ".sdw-status:empty{display:none}",
+    ".sdw-log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px}",
+    ".sdw-msg{max-width:85%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}",
+    ".sdw-customer{align-self:flex-end;background:#1f5f4a;color:#fff}",
+    ".sdw-bot,.sdw-agent{align-self:flex-start;background:#eef2f0}",
+    ".sdw-agent{border-left:4px solid #f5b400}",
+    ".sdw-note{align-self:center;font-size:13px;color:#8a1c1c}",
+    ".sdw-pending{opacity:.6}",
+    ".sdw-who{display:block;font-size:12px;opacity:.75}",
+    ".sdw-buttons{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}",
+    ".sdw-buttons button{border:1px solid #1f5f4a;background:#fff;color:#1f5f4a;border-radius:16px;padding:8px 12px;min-height:44px;cursor:pointer;font:inherit}",
+    ".sdw-buttons button:disabled{opacity:.5;cursor:default}",
+    ".sdw-stars button{border:0;font-size:28px;padding:4px;min-width:44px;background:transparent;color:#c9c9c9}",
+    ".sdw-stars button.sdw-on{color:#f5b400}",
+    ".sdw-typing{padding:0 14px 6px;font-size:13px;color:#555;min-height:1.2em}",
+    ".sdw-form{display:flex;gap:8px;padding:10px;border-top:1px solid #ddd}",
+    ".sdw-form textarea{flex:1;resize:none;font:inherit;padding:8px;border:1px solid #bbb;border-radius:8px;min-height:44px}",
+    ".sdw-form button{border:0;border-radius:8px;background:#1f5f4a;color:#fff;padding:0 14px;min-height:44px;font:inherit;cursor:pointer}",
+    ".sdw-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
+    "@media (max-width:480px){.sdw-panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100%;max-height:100%;border-radius:0}",
+    ".sdw-launch{right:12px;bottom:12px}}"
+  ].join("");
+  document.head.appendChild(style);
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+
+  var launcher = el("button", "sdw-launch", "Chat");
+  launcher.type = "button";
+  launcher.setAttribute("aria-label", T.open);
+  launcher.setAttribute("aria-expanded", "false");
+  launcher.setAttribute("aria-controls", "sdw-panel");
+
+  var panel = el("section", "sdw-panel");
+  panel.id = "sdw-panel";
+  panel.hidden = true;
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-label", T.title);
+
+  var head = el("div", "sdw-head");
+  var title = el("h2", null, T.title);
+  var closeBtn = el("button", "sdw-x", "×");
+  closeBtn.type = "button";
+  closeBtn.setAttribute("aria-label", T.close);
+  head.appendChild(title);
+  head.appendChild(closeBtn);
+
+  var status = el("div", "sdw-status");
+  status.setAttribute("role", "status");
+  var log = el("div", "sdw-log");
+  log.setAttribute("role", "log");
+  log.setAttribute("aria-live", "polite");
+  log.setAttribute("aria-relevant", "additions");
+  log.tabIndex = 0;
+  var typing = el("div", "sdw-typing");
+  typing.setAttribute("aria-live", "polite");
+
+  var form = el("form", "sdw-form");
+  var label = el("label", "sdw-sr", T.placeholder);
+  label.htmlFor = "sdw-input";
+  var input = el("textarea");
+  input.id = "sdw-input";
+  input.rows = 1;
+  input.placeholder = T.placeholder;
+  input.maxLength = 4096;
+  var sendBtn = el("button", null, T.send);
+  sendBtn.type = "submit";
+  form.appendChild(label);
+  form.appendChild(input);
+  form.appendChild(sendBtn);
+
+  panel.appendChild(head);
+  panel.appendChild(status);
+  panel.appendChild(log);
+  panel.appendChild(typing);
+  panel.appendChild(form);
+  document.body.appendChild(launcher);
+  document.body.appendChild(panel);
+
+  // ---- open / close ----
+  function setOpen(open) {
+    panel.hidden = !open;
+    launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    launcher.setAttribute("aria-label", open ? T.close : T.open);
+    try { sessionStorage.setItem("shopdesk.open", open ? "1" : ""); } catch (e) { /* ignore */ }
+    if (open) { input.focus(); scrollDown(); } else { launcher.focus(); }
+  }
+  launcher.addEventListener("click", function () { setOpen(panel.hidden); });
+  closeBtn.addEventListener("click", function () { setOpen(false); });
+  panel.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape") { ev.preventDefault(); setOpen(false); }
+  });
+  input.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); submit(); }
+  });
+  form.addEventListener("submit", function (ev) { ev.preventDefault(); submit(); });
+
+  // ---- rendering ----
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+  var typingTimer = null;
+  function showTyping(on) {
+    clearTimeout(typingTimer);
+    typing.textContent = on ? T.bot + " " + T.typing : "";
+    if (on) typingTimer = setTimeout(function () { showTyping(false); }, 20000);
+  }
+
+  function isRating(buttons) {
+    if (!buttons || !buttons.length) return false;
+    for (var i = 0; i < buttons.length; i++) {
+      if (String(buttons[i].payload || "").indexOf("/give_rating") !== 0) return false;
+    }
+    return true;
+  }
+
+  function renderButtons(bubble, buttons) {
+    var rating = isRating(buttons);
+    var group = el("div", "sdw-buttons" + (rating ? " sdw-stars" : ""));
+    group.setAttribute("role", "group");
+    if (rating) group.setAttribute("aria-label", T.rate);
+    var all = [];
+    buttons.forEach(function (b, i) {
+      var btn = el("button", null, rating ? "★" : b.title);
+      btn.type = "button";
+      if (rating) btn.setAttribute("aria-label", T.stars(i + 1));
+      btn.addEventListener("click", function () {
+        all.forEach(function (other, j) {
+          other.disabled = true;
+          if (rating && j <= i) other.classList.add("sdw-on");
+        });
+        sendText(b.payload, rating ? "★".repeat(i + 1) : b.title);
+      });
+      if (rating) {
+        btn.addEventListener("mouseenter", function () { all.forEach(function (o, j) { o.classList.toggle("sdw-on", j <= i); }); });
+        btn.addEventListener("focus", function () { all.forEach(function (o, j) { o.classList.toggle("sdw-on", j <= i); }); });
+      }
+      all.push(btn);
+      group.appendChild(btn);
+    });
+    bubble.appendChild(group);
+  }
+
+  // A button the customer pressed is stored as its payload; show it as they saw it.
+  function shownText(sender, text) {
+    var rating = sender === "customer" && /^\/give_rating\{"rating": ?([1-5])\}$/.exec(text || "");
+    return rating ? "★".repeat(Number(rating[1])) : text;
+  }
+
+  function addMessage(sender, text, buttons, extraClass) {
+    var cls = sender === "customer" ? "sdw-customer" : sender === "agent" ? "sdw-agent" : sender === "note" ? "sdw-note" : "sdw-bot";
+    var bubble = el("div", "sdw-msg " + cls + (extraClass ? " " + extraClass : ""));
+    if (sender !== "note") {
+      var who = el("span", "sdw-sr", (sender === "customer" ? T.you : sender === "agent" ? T.agent : T.bot) + ": ");
+      bubble.appendChild(who);
+    }
+    if (text) bubble.appendChild(document.createTextNode(text));
+    if (buttons && buttons.length) renderButtons(bubble, buttons);
+    log.appendChild(bubble);
+    scrollDown();
+    return bubble;
+  }
+
+  // ---- the connection ----
+  var ws = null;
+  var ready = false;
+  var retry = 0;
+  var pending = [];  // {client_id, text, shown, element}: typed, not yet acknowledged
+  var counter = 0;
+
+  function clientId() {
+    counter += 1;
+    return Date.now().toString(36) + "-" + counter + "-" + Math.random().toString(36).slice(2, 8);
+  }
+
+  function sendFrame(frame) {
+    if (ws && ready && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(frame)); return true; }
+    return false;
+  }
+
+  function sendText(text, shown) {
+    var item = { client_id: clientId(), text: text, shown: shown || text, element: null };
+    item.element = addMessage("customer", item.shown, null, "sdw-pending");
+    if (!ready) item.element.title = T.queued;
+    pending.push(item);
+    sendFrame({ type: "message", text: item.text, client_id: item.client_id });
+  }
+
+  function submit() {
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    sendText(text);
+    input.focus();
+  }
+
+  function settle(clientIdValue, duplicate) {
+    for (var i = 0; i < pending.length; i++) {
+      if (pending[i].client_id === clientIdValue) {
+        var item = pending.splice(i, 1)[0];
+        if (item.element) {
+          item.element.classList.remove("sdw-pending");
+          item.element.removeAttribute("title");
+          if (duplicate && item.shownAgain) item.element.remove();
+        }
+        return;
+      }
+    }
+  }
+
+  function onFrame(frame) {
+    if (!frame || typeof frame.type !== "string") return;
+    if (frame.type === "history") {
+      while (log.firstChild) log.removeChild(log.firstChild);
+      (frame.messages || []).forEach(function (m) { addMessage(m.sender, shownText(m.sender, m.text), m.buttons || null); });
+      ready = true;
+      // What was typed while offline: show it again after the history and send it now.
+      pending.forEach(function (item) {
+        item.element = addMessage("customer", item.shown, null, "sdw-pending");
+        item.shownAgain = true;
+        sendFrame({ type: "message", text: item.text, client_id: item.client_id });
+      });
+    } else if (frame.type === "ack") {
+      settle(frame.client_id, frame.duplicate);
+    } else if (frame.type === "typing") {
+      showTyping(true);
+    } else if (frame.type === "message") {
+      showTyping(false);
+      addMessage(frame.sender === "agent" ? "agent" : "bot", frame.text, frame.buttons || []);
+    } else if (frame.type === "error") {
+      if (frame.client_id) settle(frame.client_id, false);
+      addMessage("note", frame.text || frame.detail || frame.reason, null);
+    }
+  }
+
+  function connect() {
+    reconnectTimer = null;
+    status.textContent = T.connecting;
+    ready = false;
+    try { ws = new WebSocket(wsUrl); } catch (e) { scheduleReconnect(); return; }
+    ws.addEventListener("open", function () {
+      retry = 0;
+      status.textContent = "";
+      ws.send(JSON.stringify({ type: "hello", session_id: sessionId, language: language }));
+    });
+    ws.addEventListener("message", function (ev) {
+      var frame;
+      try { frame = JSON.parse(ev.data); } catch (e) { return; }
+      onFrame(frame);
+    });
+    ws.addEventListener("close", function () {
+      ready = false;
+      showTyping(false);
+      status.textContent = T.offline;
+      scheduleReconnect();
+    });
+  }
+
+  var reconnectTimer = null;
+  function scheduleReconnect() {
+    var delay = Math.min(10000, 500 * Math.pow(2, retry)) * (0.75 + Math.random() * 0.5);
+    retry += 1;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = setTimeout(connect, delay);
+  }
+
+  // Back online: no need to sit out the backoff.
+  window.addEventListener("online", function () {
+    if (reconnectTimer !== null && (!ws || ws.readyState === WebSocket.CLOSED)) {
+      clearTimeout(reconnectTimer);
+      reconnectTimer = null;
+      retry = 0;
+      connect();
+    }
+  });
+
+  connect();
+  var wasOpen = false;
+  try { wasOpen = sessionStorage.getItem("shopdesk.open") === "1"; } catch (e) { /* ignore */ }
+  if (wasOpen) { panel.hidden = false; launcher.setAttribute("aria-expanded", "true"); launcher.setAttribute("aria-label", T.close); }
+})();

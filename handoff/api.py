@@ -1,0 +1,203 @@
+"""The agent API (JSON), the agent websocket and the console page.
+
+Every `/api/handoff/…`, `/api/conversations/…` and `/agent/ws` request needs the agent's token:
+`Authorization: Bearer <token>` (401 without or with a wrong one). The websocket also takes
+it as the first frame, `{"type": "auth", "token": …}`, which the console uses so that the token
+never appears in a URL; a socket that does not authenticate within 10 s is closed with 4401.
+
+Errors are JSON `{"error": <reason>, "detail": <text>}`: 400 bad_request, 401 unauthorized,
+403 not_owner, 409 taken/not_queued, 429 limit, 422 whatsapp_window_closed,
+502 delivery_failed, 503 redis_unavailable/database_unavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from handoff.auth import AgentAuth
+from handoff.desk import HandoffDesk, WindowClosed
+from handoff.queue import ClaimRefused, NotOwner
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+AUTH_FRAME_SECONDS = 10.0
+MAX_TEXT = 4096
+
+Handler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
+
+
+def error(status: int, reason: str, detail: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": reason, "detail": detail, **extra}, status=status)
+
+
+def bearer(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+class AgentRoutes:
+    def __init__(self, desk: HandoffDesk, auth: AgentAuth) -> None:
+        self.desk = desk
+        self.auth = auth
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_get("/agent", self.console)
+        app.router.add_get("/agent/", self.console)
+        app.router.add_static("/agent/static/", STATIC)
+        app.router.add_get("/agent/ws", self.websocket)
+        app.router.add_get("/api/handoff/queue", self._guard(self.queue))
+        app.router.add_post("/api/handoff/{conversation_id}/claim", self._guard(self.claim))
+        app.router.add_post("/api/handoff/{conversation_id}/messages", self._guard(self.message))
+        app.router.add_post("/api/handoff/{conversation_id}/release", self._guard(self.release))
+        app.router.add_post("/api/handoff/{conversation_id}/close", self._guard(self.close))
+        app.router.add_get("/api/conversations/{conversation_id}", self._guard(self.conversation))
+
+    def _guard(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            try:
+                agent = await self.auth.agent_for(bearer(request))
+                if agent is None:
+                    return error(401, "unauthorized", "send Authorization: Bearer <agent token> (an AGENT_TOKENS token)")
+                await self.desk.seen(agent)
+                return await handler(request, agent)
+            except RedisError as exc:
+                log.error("redis unavailable for %s %s: %s", request.method, request.path, exc)
+                return error(503, "redis_unavailable", f"Redis is not reachable ({type(exc).__name__}); "
+                             "the queue cannot be read or changed right now, try again shortly")
+            except SQLAlchemyError as exc:
+                log.error("database unavailable for %s %s: %s", request.method, request.path, exc)
+                return error(503, "database_unavailable", f"the database did not answer ({type(exc).__name__}); try again shortly")
+
+        return guarded
+
+    async def console(self, _request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "console.html")
+
+    async def queue(self, _request: web.Request, agent: str) -> web.Response:
+        return web.json_response(await self.desk.snapshot(agent))
+
+    async def claim(self, request: web.Request, agent: str) -> web.Response:
+        cid = request.match_info["conversation_id"]
+        try:
+            conv = await self.desk.claim(cid, agent)
+        except ClaimRefused as refused:
+            if refused.reason == "taken":
+                return error(409, "taken", f"{refused.owner} already has this conversation", owner=refused.owner)
+            if refused.reason == "limit":
+                limit = self.desk.settings.agent_max_conversations
+                return error(429, "limit", f"you already hold {limit} conversations (AGENT_MAX_CONVERSATIONS={limit}); "
+                             "release or close one first")
+            return error(409, "not_queued", "this conversation is not waiting in the queue")
+        return web.json_response({"conversation": conv.card(self.desk.clock()), "agent": agent})
+
+    async def message(self, request: web.Request, agent: str) -> web.Response:
+        cid = request.match_info["conversation_id"]
+        body = await _json(request)
+        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            return error(400, "bad_request", 'send {"text": "<message to the customer>"}')
+        if len(text) > MAX_TEXT:
+            return error(400, "bad_request", f"the text has {len(text)} characters, at most {MAX_TEXT} are accepted")
+        try:
+            sent = await self.desk.send(cid, agent, text.strip())
+        except NotOwner as exc:
+            return _not_owner(exc)
+        except WindowClosed as exc:
+            return error(422, "whatsapp_window_closed", str(exc))
+        except (RedisError, SQLAlchemyError):
+            raise
+        except Exception as exc:
+            log.exception("agent message not delivered conversation=%s", cid)
+            return error(502, "delivery_failed", f"the message could not be sent to the customer: {exc}")
+        return web.json_response({"sent": True, "template": sent.custom is not None})
+
+    async def release(self, request: web.Request, agent: str) -> web.Response:
+        try:
+            position = await self.desk.release(request.match_info["conversation_id"], agent)
+        except NotOwner as exc:
+            return _not_owner(exc)
+        return web.json_response({"released": True, "position": position})
+
+    async def close(self, request: web.Request, agent: str) -> web.Response:
+        body = await _json(request)
+        note = body.get("note", "") if isinstance(body, dict) else ""
+        if not isinstance(note, str):
+            return error(400, "bad_request", 'send {"note": "<resolution note>"}')
+        try:
+            handed_back = await self.desk.close(request.match_info["conversation_id"], agent, note.strip())
+        except NotOwner as exc:
+            return _not_owner(exc)
+        return web.json_response({"closed": True, "handed_back": handed_back})
+
+    async def conversation(self, request: web.Request, _agent: str) -> web.Response:
+        return web.json_response(await self.desk.conversation(request.match_info["conversation_id"]))
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        token = bearer(request) or request.query.get("token", "")
+        agent = None
+        if token:
+            agent = await self.auth.agent_for(token)
+            if agent is None:
+                return error(401, "unauthorized", "wrong agent token")
+        ws = web.WebSocketResponse(heartbeat=20)
+        await ws.prepare(request)
+        if agent is None:
+            agent = await self._first_frame_auth(ws)
+            if agent is None:
+                await ws.close(code=4401, message=b"unauthorized")
+                return ws
+        try:
+            await self.desk.events.connected(ws, agent)
+            await ws.send_json({"type": "hello", **await self.desk.snapshot(agent)})
+            async for message in ws:
+                if message.type == WSMsgType.TEXT and message.data == '{"type":"ping"}':
+                    await ws.send_str('{"type":"pong"}')
+        except RedisError as exc:
+            log.error("agent socket of %s: redis unavailable: %s", agent, exc)
+            await ws.close(code=1011, message=b"redis unavailable")
+        finally:
+            try:
+                await self.desk.events.disconnected(ws)
+            except RedisError:
+                log.warning("could not record that %s's socket closed (redis unavailable)", agent)
+        return ws
+
+    async def _first_frame_auth(self, ws: web.WebSocketResponse) -> str | None:
+        try:
+            message = await ws.receive(timeout=AUTH_FRAME_SECONDS)
+        except asyncio.TimeoutError:
+            return None
+        if message.type != WSMsgType.TEXT:
+            return None
+        try:
+            frame = json.loads(message.data)
+        except ValueError:
+            return None
+        if not isinstance(frame, dict) or frame.get("type") != "auth" or not isinstance(frame.get("token"), str):
+            return None
+        return await self.auth.agent_for(frame["token"])
+
+
+async def _json(request: web.Request) -> Any:
+    if not request.can_read_body:
+        return {}
+    try:
+        return await request.json()
+    except ValueError:
+        return None
+
+
+def _not_owner(exc: NotOwner) -> web.Response:
+    detail = f"you do not hold this conversation (it is {exc.state.value}" + (f" with {exc.owner})" if exc.owner else ")")
+    return error(403, "not_owner", detail, owner=exc.owner, state=exc.state.value)

@@ -1,0 +1,125 @@
+"""Agent accounts: `AGENT_TOKENS` → the `agents` table (salted scrypt hashes), and bearer checks.
+
+Stored form of a secret: `scrypt$<hint>$<salt hex>$<hash hex>`; `hint` is the first hex digit
+of sha256(token). It narrows a check to about one agent in sixteen (4 bits of a token that
+should carry at least 128), so a request is verified against few hashes, not every account.
+A verified token is cached for `CACHE_SECONDS` under sha256(token) in the process's memory
+(the plain token is never kept); a failed one for `FAILED_CACHE_SECONDS`, so a flood of bad
+tokens costs one scrypt each per few seconds, not one per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import time
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import Agent
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+CACHE_SECONDS = 60.0
+FAILED_CACHE_SECONDS = 5.0
+_CACHE_MAX = 10_000
+
+
+class InvalidAgentTokens(ValueError):
+    pass
+
+
+def parse_agent_tokens(raw: str) -> dict[str, str]:
+    """`name:token,name:token` → {name: token}."""
+    agents: dict[str, str] = {}
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        name, sep, token = item.partition(":")
+        name, token = name.strip(), token.strip()
+        if not sep or not name or not token:
+            raise InvalidAgentTokens(f"AGENT_TOKENS entry {item.split(':')[0]!r}… is not name:token")
+        if len(name) > 64:
+            raise InvalidAgentTokens(f"AGENT_TOKENS: agent name {name[:20]!r}… is longer than 64 characters")
+        agents[name] = token
+    return agents
+
+
+def _hint(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[0]
+
+
+def _scrypt(token: str, salt: bytes) -> bytes:
+    return hashlib.scrypt(token.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+
+
+def hash_token(token: str) -> str:
+    salt = os.urandom(16)
+    return f"scrypt${_hint(token)}${salt.hex()}${_scrypt(token, salt).hex()}"
+
+
+def verify_token(token: str, stored: str) -> bool:
+    try:
+        scheme, hint, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt" or hint != _hint(token):
+        return False
+    return hmac.compare_digest(_scrypt(token, bytes.fromhex(salt)).hex(), digest)
+
+
+class AgentAuth:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self._cache: dict[str, tuple[str | None, float]] = {}
+        self._allowed: frozenset[str] = frozenset()
+
+    async def sync_accounts(self, agent_tokens: str) -> list[str]:
+        """Create or update the accounts of AGENT_TOKENS; returns their names.
+
+        Only these names are accepted afterwards: an account dropped from AGENT_TOKENS keeps its
+        row (another process may still list it during a rolling restart) but cannot sign in here.
+        """
+        wanted = parse_agent_tokens(agent_tokens)
+        async with self._sessionmaker() as session, session.begin():
+            existing = {a.name: a for a in (await session.scalars(select(Agent))).all()}
+            for name, token in wanted.items():
+                agent = existing.get(name)
+                if agent is not None and await asyncio.to_thread(verify_token, token, agent.token_hash):
+                    continue
+                hashed = await asyncio.to_thread(hash_token, token)
+                if agent is None:
+                    session.add(Agent(name=name, token_hash=hashed))
+                else:
+                    agent.token_hash = hashed
+        self._allowed = frozenset(wanted)
+        self._cache.clear()
+        return list(wanted)
+
+    async def agent_for(self, token: str) -> str | None:
+        """The agent name of a bearer token, or None."""
+        if not token:
+            return None
+        key = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        cached = self._cache.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        hint = key[0]
+        async with self._sessionmaker() as session:
+            rows = (await session.execute(
+                select(Agent.name, Agent.token_hash).where(Agent.token_hash.like(f"scrypt${hint}$%"))
+            )).all()
+        name = None
+        for row_name, stored in rows:
+            if row_name in self._allowed and await asyncio.to_thread(verify_token, token, stored):
+                name = row_name
+                break
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache = {k: v for k, v in self._cache.items() if v[1] > now}
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+        self._cache[key] = (name, now + (CACHE_SECONDS if name else FAILED_CACHE_SECONDS))
+        return name

@@ -1,0 +1,129 @@
+"""Live events for agent consoles, fanned out through Redis pub/sub.
+
+Any process publishes to `keys.EVENTS`; every process's listener pushes each event to its own
+agent websockets, so an agent sees a queue change or a customer message whichever gateway
+process produced it. An event with `"to": name` goes only to that agent's sockets.
+
+Events (JSON, `type` first): `added` / `updated` / `released` (with `entry`, a queue card),
+`claimed` (`conversation_id`, `agent`), `closed` / `removed` (`conversation_id`), `position`
+(`conversation_id`, `position`: what the customer was told), `message` (`conversation_id`,
+`sender` customer|agent, `text`, `agent`, `at`).
+
+Each process also keeps its agents' presence: a heartbeat per socket in
+`keys.agent_sockets(name)`, which the grace sweeper reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from handoff import keys
+
+log = logging.getLogger(__name__)
+
+
+def stopping() -> None:
+    """Re-raise a cancellation that a library turned into another error (redis-py can, while a
+    command is in flight), so a background loop stops instead of carrying on."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+class EventHub:
+    def __init__(self, redis: Redis, heartbeat_seconds: float) -> None:
+        self.redis = redis
+        self.heartbeat_seconds = heartbeat_seconds
+        self._sockets: dict[web.WebSocketResponse, tuple[str, str]] = {}  # ws → (agent, socket id)
+        self.listening = asyncio.Event()
+
+    @property
+    def stale_seconds(self) -> float:
+        """A socket whose heartbeat is older than this belongs to a process that died."""
+        return self.heartbeat_seconds * 3
+
+    async def publish(self, event: dict[str, Any]) -> None:
+        await self.redis.publish(keys.EVENTS, json.dumps(event))
+
+    async def connected(self, ws: web.WebSocketResponse, agent: str) -> None:
+        socket_id = uuid.uuid4().hex
+        self._sockets[ws] = (agent, socket_id)
+        now = time.time()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(keys.agent_sockets(agent), {socket_id: now})
+            pipe.set(keys.agent_seen(agent), f"{now:.3f}")
+            await pipe.execute()
+
+    async def disconnected(self, ws: web.WebSocketResponse) -> None:
+        entry = self._sockets.pop(ws, None)
+        if entry is None:
+            return
+        agent, socket_id = entry
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(keys.agent_sockets(agent), socket_id)
+            pipe.set(keys.agent_seen(agent), f"{time.time():.3f}")
+            await pipe.execute()
+
+    async def close_all(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close(code=1001, message=b"server shutting down")
+
+    async def heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            if not self._sockets:
+                continue
+            now = time.time()
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for agent, socket_id in self._sockets.values():
+                        pipe.zadd(keys.agent_sockets(agent), {socket_id: now})
+                        pipe.zremrangebyscore(keys.agent_sockets(agent), 0, now - 10 * self.stale_seconds)
+                    await pipe.execute()
+                stopping()
+            except RedisError as exc:
+                stopping()
+                log.warning("agent heartbeat failed: %s", exc)
+
+    async def listen(self) -> None:
+        """Subscribe and fan out until cancelled; reconnects when Redis goes away."""
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(keys.EVENTS)
+                self.listening.set()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        await self._fan_out(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                stopping()
+                self.listening.clear()
+                log.warning("agent event listener lost Redis (%s); reconnecting", exc)
+                await asyncio.sleep(0.5)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except Exception:  # the connection is already gone
+                    pass
+
+    async def _fan_out(self, raw: str | bytes) -> None:
+        data = raw.decode() if isinstance(raw, bytes) else raw
+        to = json.loads(data).get("to")
+        for ws, (agent, _) in list(self._sockets.items()):
+            if to and agent != to or ws.closed:
+                continue
+            try:
+                await ws.send_str(data)
+            except (ConnectionError, RuntimeError):
+                pass

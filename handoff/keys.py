@@ -1,0 +1,52 @@
+"""Every Redis key and pub/sub channel of the live-agent desk, in one place (prefix `shopdesk:desk:`).
+
+| key                                   | type   | what                                                             |
+| ------------------------------------- | ------ | ---------------------------------------------------------------- |
+| `shopdesk:desk:conv:{id}`             | hash   | a conversation with the desk: `state` (queued/agent), the handoff |
+|                                       |        | card (reason, priority, summary, …), `agent`, timestamps, flags. |
+|                                       |        | No hash means state `bot`.                                       |
+| `shopdesk:desk:queue`                 | zset   | queued conversation ids; score = priority band × 1e13 + queued   |
+|                                       |        | time in ms, so ZRANGE gives priority first, then oldest first    |
+| `shopdesk:desk:assigned`              | set    | conversation ids in state `agent` (the grace sweeper walks it)    |
+| `shopdesk:desk:agent:{name}:convs`    | set    | the conversations one agent holds (max concurrent)                |
+| `shopdesk:desk:agent:{name}:sockets`  | zset   | the agent's open console websockets → last heartbeat (unix s)    |
+| `shopdesk:desk:agent:{name}:seen`     | string | last time the agent was seen (API call, socket heartbeat/close)  |
+| `shopdesk:desk:waits`                 | list   | recent pickup waits in seconds per queue place, newest first     |
+| `shopdesk:desk:inbound:{id}`          | string | unix time of the customer's last message (WhatsApp 24 h window)  |
+| `shopdesk:desk:events`                | pubsub | queue and message events for every process's agent websockets    |
+
+All multi-key changes go through the Lua scripts in handoff/queue.py, which take these keys
+as KEYS arguments.
+"""
+
+from __future__ import annotations
+
+PREFIX = "shopdesk:desk:"
+
+QUEUE = PREFIX + "queue"
+ASSIGNED = PREFIX + "assigned"
+WAITS = PREFIX + "waits"
+EVENTS = PREFIX + "events"
+
+# How many recent waits the estimate looks at.
+WAITS_KEPT = 50
+
+
+def conversation(conversation_id: str) -> str:
+    return f"{PREFIX}conv:{conversation_id}"
+
+
+def agent_conversations(agent: str) -> str:
+    return f"{PREFIX}agent:{agent}:convs"
+
+
+def agent_sockets(agent: str) -> str:
+    return f"{PREFIX}agent:{agent}:sockets"
+
+
+def agent_seen(agent: str) -> str:
+    return f"{PREFIX}agent:{agent}:seen"
+
+
+def last_inbound(conversation_id: str) -> str:
+    return f"{PREFIX}inbound:{conversation_id}"

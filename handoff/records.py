@@ -1,0 +1,113 @@
+"""What the desk keeps in SQL: one `handoffs` row per stay with the desk, and what it reads back
+for the agent (transcript from `messages`, the complaint, the WhatsApp contact)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import Complaint, Contact, Handoff, Message
+
+
+def utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:  # SQLite hands back naive UTC
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    value = _aware(value)
+    return value.isoformat() if value else None
+
+
+class HandoffRecords:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def opened(self, conversation_id: str, channel: str, reason: str, priority: int, summary: str, at: float) -> int:
+        async with self._sessionmaker() as session, session.begin():
+            row = Handoff(
+                conversation_id=conversation_id, channel=channel, reason=reason[:64], priority=priority,
+                summary=summary, queued_at=utc(at),
+            )
+            session.add(row)
+        return row.id
+
+    def _open(self, conversation_id: str):  # type: ignore[no-untyped-def]
+        return update(Handoff).where(Handoff.conversation_id == conversation_id, Handoff.closed_at.is_(None))
+
+    async def claimed(self, conversation_id: str, agent: str, at: float) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            await session.execute(self._open(conversation_id).values(agent_id=agent, claimed_at=utc(at)))
+
+    async def outcome(self, conversation_id: str, outcome: str) -> None:
+        """Mark the open stay (callback requested, returned after a dropped agent, …)."""
+        async with self._sessionmaker() as session, session.begin():
+            await session.execute(self._open(conversation_id).values(outcome=outcome))
+
+    async def finished(self, conversation_id: str, outcome: str, at: float, note: str | None = None, agent: str | None = None) -> None:
+        values: dict[str, Any] = {"outcome": outcome, "closed_at": utc(at)}
+        if note is not None:
+            values["resolution_note"] = note
+        if agent is not None:
+            values["agent_id"] = agent
+        async with self._sessionmaker() as session, session.begin():
+            await session.execute(self._open(conversation_id).values(**values))
+
+    async def open_id(self, conversation_id: str) -> int | None:
+        async with self._sessionmaker() as session:
+            return (await session.scalars(
+                select(Handoff.id).where(Handoff.conversation_id == conversation_id, Handoff.closed_at.is_(None))
+                .order_by(Handoff.id.desc()).limit(1)
+            )).first()
+
+    async def history(self, conversation_id: str) -> list[dict[str, Any]]:
+        async with self._sessionmaker() as session:
+            rows = (await session.scalars(
+                select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id)
+            )).all()
+        return [
+            {
+                "id": r.id, "reason": r.reason, "priority": r.priority, "summary": r.summary,
+                "agent_id": r.agent_id, "resolution_note": r.resolution_note, "outcome": r.outcome,
+                "queued_at": _iso(r.queued_at), "claimed_at": _iso(r.claimed_at), "closed_at": _iso(r.closed_at),
+            }
+            for r in rows
+        ]
+
+    async def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Every line, bot part included, oldest first."""
+        async with self._sessionmaker() as session:
+            rows = (await session.scalars(
+                select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+            )).all()
+        return [
+            {"id": r.id, "sender": r.sender, "text": r.text, "agent_id": r.agent_id, "created_at": _iso(r.created_at)}
+            for r in rows
+        ]
+
+    async def complaint(self, reference: str) -> dict[str, Any] | None:
+        async with self._sessionmaker() as session:
+            row = (await session.scalars(select(Complaint).where(Complaint.reference == reference))).first()
+        if row is None:
+            return None
+        return {
+            "reference": row.reference, "category": row.category, "order_number": row.order_number,
+            "description": row.description, "media_url": row.media_url, "status": row.status,
+            "needs_human": row.needs_human, "language": row.language, "created_at": _iso(row.created_at),
+        }
+
+    async def last_inbound(self, conversation_id: str) -> float | None:
+        async with self._sessionmaker() as session:
+            value = (await session.scalars(
+                select(Contact.last_inbound_at).where(Contact.conversation_id == conversation_id)
+            )).first()
+        value = _aware(value)
+        return value.timestamp() if value else None

@@ -1,0 +1,126 @@
+"""What the desk tells customers, in German and English (the handoff request's language)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "queued": {
+        "de": "Ein Mitarbeiter übernimmt gleich. Du bist Nummer {position} in der Warteschlange. {wait}",
+        "en": "A member of our team will take over. You are number {position} in the queue. {wait}",
+    },
+    "wait_estimate": {
+        "de": "Geschätzte Wartezeit: {duration}.",
+        "en": "Estimated wait: {duration}.",
+    },
+    "wait_unknown": {
+        "de": "Wir melden uns so schnell wie möglich.",
+        "en": "We'll be with you as soon as we can.",
+    },
+    "closed": {
+        "de": "Unser Team ist gerade nicht da ({hours}). Wir sind {back} wieder für dich da. "
+              "Du bleibst in der Warteschlange (Nummer {position}): schreib uns dein Anliegen hier, "
+              "wir lesen es als Erstes.",
+        "en": "Our team is away right now ({hours}). We're back {back}. "
+              "You stay in the queue (number {position}): leave your message here and we'll read it first.",
+    },
+    "kept": {
+        "de": "Danke, deine Nachricht ist gespeichert und geht an den Mitarbeiter, der dich übernimmt.",
+        "en": "Thanks, your message is saved and goes to the team member who takes over.",
+    },
+    "position": {
+        "de": "Du bist jetzt Nummer {position} in der Warteschlange.",
+        "en": "You are now number {position} in the queue.",
+    },
+    "left": {
+        "de": "Alles klar, du bist nicht mehr in der Warteschlange. Ich bin wieder für dich da – wie kann ich helfen?",
+        "en": "All right, you've left the queue. I'm back with you – how can I help?",
+    },
+    "timeout": {
+        "de": "Leider ist gerade niemand frei. Dein Anliegen ist unter der Nummer {reference} gespeichert, "
+              "nichts von dem, was du geschrieben hast, geht verloren. Antworte mit 1 für einen Rückruf "
+              "(wir melden uns hier, sobald jemand frei ist – du musst nicht warten), mit 2, um in der "
+              "Warteschlange zu bleiben, oder mit „abbrechen“, um zurück zum Assistenten zu gehen.",
+        "en": "Sorry, nobody is free right now. Your request is saved under reference {reference}, nothing "
+              "you wrote is lost. Reply 1 for a callback (we'll get back to you here as soon as someone is "
+              "free – no need to wait), 2 to stay in the queue, or \"never mind\" to go back to the assistant.",
+    },
+    "callback": {
+        "de": "Alles klar: wir melden uns hier bei dir (Nummer {reference}). Du kannst jederzeit noch etwas ergänzen.",
+        "en": "Done: we'll get back to you here (reference {reference}). You can add anything at any time.",
+    },
+    "stay": {
+        "de": "Gut, du bleibst in der Warteschlange (Nummer {position}).",
+        "en": "Fine, you stay in the queue (number {position}).",
+    },
+    "agent_back": {
+        "de": "Dein Mitarbeiter ist gerade nicht erreichbar. Du bist wieder ganz vorn in der Warteschlange.",
+        "en": "Your team member is unavailable right now. You are back at the front of the queue.",
+    },
+}
+
+_WEEKDAYS = {
+    "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+
+# Whole messages that mean "I don't want to wait any more" (after dropping fillers and punctuation).
+_LEAVE_PHRASES = {
+    "never mind", "nevermind", "cancel", "stop waiting", "forget it", "no thanks", "leave the queue",
+    "doch nicht", "abbrechen", "vergiss es", "egal", "nicht mehr nötig", "nicht mehr noetig",
+    "warteschlange verlassen", "nein danke",
+}
+_FILLERS = {"ach", "ok", "okay", "oh", "please", "bitte", "dann", "then", "na", "gut", "also", "hm", "hmm", "ja"}
+
+
+def language(raw: str | None) -> str:
+    return raw if raw in ("de", "en") else "de"
+
+
+def text(name: str, lang: str | None, **values: object) -> str:
+    texts = _TEXTS[name]
+    return texts[language(lang)].format(**values).strip()
+
+
+def duration(seconds: float, lang: str | None) -> str:
+    minutes = round(seconds / 60)
+    if language(lang) == "de":
+        if minutes < 1:
+            return "weniger als eine Minute"
+        return "etwa 1 Minute" if minutes == 1 else f"etwa {minutes} Minuten"
+    if minutes < 1:
+        return "less than a minute"
+    return "about 1 minute" if minutes == 1 else f"about {minutes} minutes"
+
+
+def back_at(when: dt.datetime, now: dt.datetime, lang: str | None) -> str:
+    """"on Monday at 08:00 (Europe/Berlin)", "heute um 08:00 Uhr (Europe/Berlin)", …"""
+    local_now = now.astimezone(when.tzinfo)
+    days = (when.date() - local_now.date()).days
+    clock = when.strftime("%H:%M")
+    zone = str(when.tzinfo)
+    if language(lang) == "de":
+        day = {0: "heute", 1: "morgen"}.get(days, f"am {_WEEKDAYS['de'][when.weekday()]}")
+        return f"{day} um {clock} Uhr ({zone})"
+    day = {0: "today", 1: "tomorrow"}.get(days, f"on {_WEEKDAYS['en'][when.weekday()]}")
+    return f"{day} at {clock} ({zone})"
+
+
+def _words(message: str) -> list[str]:
+    return re.sub(r"[^\wäöüß ]+", " ", message.lower()).split()
+
+
+def wants_to_leave(message: str) -> bool:
+    words = [w for w in _words(message) if w not in _FILLERS]
+    return " ".join(words) in _LEAVE_PHRASES
+
+
+def choice(message: str) -> str | None:
+    """The answer to the timeout offer: `callback`, `stay` or None."""
+    words = _words(message)
+    if words in (["1"], ["rückruf"], ["callback"], ["call", "back"], ["call", "me"], ["ruf", "mich", "an"]):
+        return "callback"
+    if words in (["2"], ["warten"], ["wait"], ["weiter", "warten"], ["keep", "waiting"], ["stay"]):
+        return "stay"
+    return None

@@ -1,0 +1,157 @@
+"""Starting the processes of shopdesk: shared by `make run` (scripts/run.py), the tests and the benchmarks.
+
+Each `start_*` returns a `Service`: the Popen plus the address it answers on, once it answers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_PYTHON = ROOT / ".venv" / "app" / "bin" / "python"
+RASA = ROOT / ".venv" / "rasa" / "bin" / "rasa"
+
+
+class ServiceFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen
+    url: str
+    log_path: Path | None = None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _spawn(name: str, cmd: list[str], env: dict[str, str], log_dir: Path | None) -> tuple[subprocess.Popen, Path | None]:
+    log_path = None
+    out = None
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{name}.log"
+        out = open(log_path, "ab")
+    process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
+    return process, log_path
+
+
+def wait_until(service: Service, ready, timeout: float) -> Service:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise ServiceFailed(f"{service.name} exited with {service.process.returncode}:\n{service.log_tail()}")
+        if ready():
+            return service
+        time.sleep(0.2)
+    service.stop()
+    raise ServiceFailed(f"{service.name} did not answer within {timeout:.0f} s:\n{service.log_tail()}")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status < 500
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_redis(port: int, data_dir: Path | None, log_dir: Path | None) -> Service:
+    cmd = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        cmd += ["--dir", str(data_dir), "--appendonly", "yes"]
+    else:
+        cmd += ["--appendonly", "no"]
+    process, log = _spawn("redis", cmd, dict(os.environ), log_dir)
+    service = Service("redis", process, f"redis://127.0.0.1:{port}/0", log)
+    return wait_until(service, lambda: port_open(port), 15)
+
+
+def start_action_server(port: int, env: dict[str, str], log_dir: Path | None) -> Service:
+    cmd = [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+    process, log = _spawn("actions", cmd, env, log_dir)
+    service = Service("action server", process, f"http://127.0.0.1:{port}/webhook", log)
+    return wait_until(service, lambda: http_ok(f"http://127.0.0.1:{port}/health"), 60)
+
+
+def start_rasa(port: int, model: Path, endpoints: Path, env: dict[str, str], log_dir: Path | None) -> Service:
+    cmd = [str(RASA), "run", "--enable-api", "--model", str(model), "--endpoints", str(endpoints),
+           "--credentials", "credentials.yml", "--port", str(port), "--interface", "127.0.0.1"]
+    process, log = _spawn("rasa", cmd, env, log_dir)
+    service = Service("rasa", process, f"http://127.0.0.1:{port}", log)
+    return wait_until(service, lambda: _rasa_ready(port), 180)
+
+
+def _rasa_ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def write_endpoints(target: Path, env: dict[str, str]) -> Path:
+    subprocess.run([str(APP_PYTHON), str(ROOT / "scripts" / "rasa_endpoints.py"), str(target)], env=env, check=True)
+    return target
+
+
+def start_twilio_standin(port: int, env: dict[str, str], log_dir: Path | None) -> Service:
+    cmd = [str(APP_PYTHON), "-m", "bot.twilio_standin", "--port", str(port)]
+    process, log = _spawn("twilio-standin", cmd, env, log_dir)
+    service = Service("twilio stand-in", process, f"http://127.0.0.1:{port}", log)
+    return wait_until(service, lambda: port_open(port), 30)
+
+
+def start_gateway(port: int, env: dict[str, str], log_dir: Path | None, name: str = "gateway") -> Service:
+    env = {**env, "GATEWAY_PORT": str(port)}
+    process, log = _spawn(name, [str(APP_PYTHON), "-m", "bot"], env, log_dir)
+    service = Service(name, process, f"http://127.0.0.1:{port}", log)
+    return wait_until(service, lambda: port_open(port), 60)
+
+
+def app_env(**overrides: str) -> dict[str, str]:
+    """The environment for a child process: ours, plus the project on PYTHONPATH."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.update(overrides)
+    return env
+
+
+if __name__ == "__main__":
+    sys.exit("scripts/stack.py is a library; see scripts/run.py")

@@ -1,0 +1,214 @@
+"""Shared pieces of the gateway tests: the Twilio stand-in, an in-process gateway on a free port,
+signed webhooks, a web chat client, reading the stand-in and the transcript.
+
+Test modules import the fixtures they use from here (`from tests.gateway_helpers import gateway`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+import stack  # scripts/ is on sys.path through tests/conftest.py
+from bot.app import create_app
+from bot.settings import Settings
+from db.engine import create_engine, session_factory
+from db.models import Feedback, Message
+
+ACCOUNT_SID = "AC" + "5" * 32
+AUTH_TOKEN = "gateway-test-token"
+AGENT_TOKEN = "anna-test-token"
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def twilio_standin(service_logs: Path) -> Iterator[str]:
+    """The stand-in as its own process, started the way `make run` starts it."""
+    env = stack.app_env(TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN)
+    service = stack.start_twilio_standin(stack.free_port(), env, service_logs)
+    yield service.url
+    service.stop()
+
+
+def gateway_env(redis_url: str, database_url: str, rasa_url: str, twilio_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "REDIS_URL": redis_url, "DATABASE_URL": database_url, "RASA_URL": rasa_url,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_API_BASE": twilio_url,
+        "AGENT_TOKENS": f"anna:{AGENT_TOKEN}", "BUSINESS_HOURS": "24/7", **extra,
+    }
+
+
+@dataclass
+class Gateway:
+    url: str
+    settings: Settings
+    app: Any = None  # the aiohttp application when the gateway runs in this process
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/webchat/ws"
+
+    def signature(self, form: dict[str, str], path: str = "/webhooks/twilio/whatsapp") -> str:
+        return RequestValidator(self.settings.twilio_auth_token).compute_signature(self.settings.public_url + path, form)
+
+    async def webhook(self, form: dict[str, str], signature: str | None = "sign") -> tuple[int, str]:
+        headers = {}
+        if signature == "sign":
+            headers["X-Twilio-Signature"] = self.signature(form)
+        elif signature is not None:
+            headers["X-Twilio-Signature"] = signature
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{self.url}/webhooks/twilio/whatsapp", data=form, headers=headers) as response:
+                return response.status, await response.text()
+
+
+@asynccontextmanager
+async def running_gateway(settings: Settings, port: int | None = None) -> AsyncIterator[Gateway]:
+    """The real gateway application on a loopback port (a free one unless given), in this process."""
+    port = port or stack.free_port()
+    settings = replace(settings, gateway_port=port, public_url=f"http://127.0.0.1:{port}")
+    app = create_app(settings)
+    server = TestServer(app, host="127.0.0.1", port=port)
+    try:
+        await server.start_server()
+        yield Gateway(url=f"http://127.0.0.1:{port}", settings=settings, app=app)
+    finally:
+        await server.close()
+
+
+@pytest.fixture(scope="session")
+async def gateway(redis_url: str, database_url: str, rasa_server: str, twilio_standin: str) -> AsyncIterator[Gateway]:
+    settings = Settings.from_env(gateway_env(redis_url, database_url, rasa_server, twilio_standin))
+    async with running_gateway(settings) as running:
+        yield running
+
+
+# -- WhatsApp -----------------------------------------------------------------------------------
+
+def new_number(country: str = "+49") -> str:
+    return f"whatsapp:{country}15{secrets.randbelow(10**8):08d}"
+
+
+def whatsapp_form(sender: str, body: str, **fields: str) -> dict[str, str]:
+    return {
+        "From": sender, "To": "whatsapp:+14155238886", "Body": body, "NumMedia": "0",
+        "MessageSid": "SM" + secrets.token_hex(16), "AccountSid": ACCOUNT_SID, **fields,
+    }
+
+
+async def sent_to(twilio_url: str, to: str) -> list[str]:
+    """Bodies the stand-in received for `to`, oldest first."""
+    return [m["body"] for m in await messages_to(twilio_url, to)]
+
+
+async def messages_to(twilio_url: str, to: str) -> list[dict[str, Any]]:
+    """The message resources the stand-in recorded for `to`, oldest first."""
+    async with aiohttp.ClientSession(headers={"Authorization": basic(ACCOUNT_SID, AUTH_TOKEN)}) as session:
+        async with session.get(f"{twilio_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json", params={"To": to}) as response:
+            assert response.status == 200, await response.text()
+            listing = await response.json()
+    return list(reversed(listing["messages"]))
+
+
+# -- web chat -----------------------------------------------------------------------------------
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class WebchatClient:
+    """A websocket speaking the widget's frames."""
+
+    def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.session = session
+        self.ws = ws
+        self.frames: list[dict[str, Any]] = []
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(cls, ws_url: str, session_id: str | None = None, language: str = "de") -> AsyncIterator["WebchatClient"]:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(ws_url) as ws:
+                client = cls(session, ws)
+                if session_id is not None:
+                    await ws.send_json({"type": "hello", "session_id": session_id, "language": language})
+                yield client
+
+    async def say(self, text: str, client_id: str | None = None) -> None:
+        await self.ws.send_json({"type": "message", "text": text, "client_id": client_id or secrets.token_hex(6)})
+
+    async def next(self, kind: str, timeout: float = 30) -> dict[str, Any]:
+        """The next frame of this type (frames of other types are kept in `frames`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {kind!r} frame within {timeout} s; got {self.frames[-5:]}")
+            try:
+                frame = await self.ws.receive_json(timeout=remaining)
+            except asyncio.TimeoutError:
+                continue
+            self.frames.append(frame)
+            if frame.get("type") == kind:
+                return frame
+
+    async def messages_until_quiet(self, quiet: float = 1.5, timeout: float = 30) -> list[dict[str, Any]]:
+        """The message frames that arrive until nothing came for `quiet` seconds (at least one)."""
+        got = [await self.next("message", timeout)]
+        while True:
+            try:
+                got.append(await self.next("message", quiet))
+            except AssertionError:
+                return got
+
+
+# -- waiting and the database --------------------------------------------------------------------
+
+async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 30, every: float = 0.2) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {value!r} after {timeout} s")
+        await asyncio.sleep(every)
+
+
+async def transcript(database_url: str, conversation_id: str) -> list[tuple[str, str]]:
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = (await session.scalars(
+                select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+            )).all()
+        return [(row.sender, row.text) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+async def feedback(database_url: str, conversation_id: str) -> list[tuple[int | None, str | None]]:
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = (await session.scalars(select(Feedback).where(Feedback.conversation_id == conversation_id))).all()
+        return [(row.rating, row.agent_id) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

@@ -1,0 +1,160 @@
+"""Shared parts of the desk tests: a desk on a real aiohttp app, Redis and database, with a
+Delivery and a BotHandback that record what the desk hands to the gateway (the seam itself;
+the Delivery also writes the transcript like the gateway's does)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
+
+from bot.outbound import Channel, HandoffRequest, Inbound, Outbound
+from bot.settings import Settings
+from bot.transcript import Transcript
+from db.engine import create_engine, session_factory
+from handoff import keys
+from handoff.app import setup_handoff
+from handoff.desk import HandoffDesk
+
+# Names of their own: the gateway tests' accounts live in the same database.
+AGENTS = {"anna-desk": "anna-" + "a" * 32, "ben-desk": "ben-" + "b" * 32, "cara-desk": "cara-" + "c" * 32}
+
+
+def agent_tokens(agents: dict[str, str]) -> str:
+    return ",".join(f"{name}:{token}" for name, token in agents.items())
+
+
+def new_id(prefix: str = "web-") -> str:
+    return prefix + secrets.token_hex(12)
+
+
+class RecordingDelivery:
+    def __init__(self, transcript: Transcript) -> None:
+        self.transcript = transcript
+        self.sent: list[tuple[str, Outbound]] = []
+        self._changed = asyncio.Condition()
+
+    async def deliver(self, conversation_id: str, messages: list[Outbound]) -> None:
+        channel = "whatsapp" if conversation_id.startswith("wa-") else "webchat"
+        for message in messages:
+            await self.transcript.record(conversation_id, channel, message.sender, message.text or "", message.agent_id)
+        async with self._changed:
+            self.sent += [(conversation_id, m) for m in messages]
+            self._changed.notify_all()
+
+    def texts(self, conversation_id: str) -> list[str]:
+        return [m.text or "" for cid, m in self.sent if cid == conversation_id]
+
+    async def wait_for(self, conversation_id: str, contains: str, timeout: float = 5.0) -> str:
+        async def found() -> str:
+            async with self._changed:
+                while True:
+                    for text in self.texts(conversation_id):
+                        if contains in text:
+                            return text
+                    await self._changed.wait()
+
+        return await asyncio.wait_for(found(), timeout)
+
+
+class RecordingHandback:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    async def hand_back(self, conversation_id: str, agent_id: str) -> None:
+        self.calls.append((conversation_id, agent_id))
+
+
+@dataclass
+class DeskHarness:
+    client: TestClient
+    desk: HandoffDesk
+    delivery: RecordingDelivery
+    handback: RecordingHandback
+    redis: Redis
+    agents: dict[str, str]
+    settings: Settings
+    sockets: list[Any] = field(default_factory=list)
+
+    def auth(self, agent: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.agents[agent]}"}
+
+    async def queue(self, agent: str = "anna-desk") -> dict[str, Any]:
+        response = await self.client.get("/api/handoff/queue", headers=self.auth(agent))
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+    async def claim(self, conversation_id: str, agent: str) -> Any:
+        return await self.client.post(f"/api/handoff/{conversation_id}/claim", headers=self.auth(agent))
+
+    async def say(self, conversation_id: str, agent: str, text: str) -> Any:
+        return await self.client.post(
+            f"/api/handoff/{conversation_id}/messages", headers=self.auth(agent), json={"text": text},
+        )
+
+    async def customer(self, conversation_id: str, text: str, language: str = "de") -> bool:
+        """A customer message as the router hands it over: transcript first, then the desk."""
+        channel = Channel.whatsapp if conversation_id.startswith("wa-") else Channel.webchat
+        await self.delivery.transcript.record(conversation_id, channel.value, "customer", text)
+        return await self.desk.takes_message(Inbound(conversation_id, channel, text, language))
+
+    async def handoff(self, conversation_id: str, **request: Any) -> None:
+        channel = Channel.whatsapp if conversation_id.startswith("wa-") else Channel.webchat
+        request.setdefault("reason", "customer_request")
+        await self.desk.request_handoff(conversation_id, channel, HandoffRequest(**request))
+
+    async def socket(self, agent: str) -> Any:
+        ws = await self.client.ws_connect("/agent/ws")
+        await ws.send_json({"type": "auth", "token": self.agents[agent]})
+        hello = await ws.receive_json(timeout=5)
+        assert hello["type"] == "hello", hello
+        self.sockets.append(ws)
+        return ws
+
+
+async def next_event(ws: Any, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+    async def find() -> dict[str, Any]:
+        while True:
+            event = json.loads((await ws.receive(timeout=timeout)).data)
+            if predicate(event):
+                return event
+
+    return await asyncio.wait_for(find(), timeout)
+
+
+@contextlib.asynccontextmanager
+async def desk_app(
+    redis_url: str, database_url: str, agents: dict[str, str] = AGENTS, flush: bool = True, **overrides: Any,
+) -> AsyncIterator[DeskHarness]:
+    """One gateway-like application with the desk on it. `flush` empties the desk's Redis keys first
+    (tests run one after another on one Redis); pass False to start a second instance on the same state."""
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    if flush:
+        async for key in redis.scan_iter(match=keys.PREFIX + "*", count=1000):
+            await redis.delete(key)
+    engine = create_engine(database_url)
+    sessionmaker = session_factory(engine)
+    settings = replace(Settings(), **{"agent_tokens": agent_tokens(agents), "business_hours": "24/7", **overrides})
+    delivery = RecordingDelivery(Transcript(sessionmaker))
+    handback = RecordingHandback()
+    app = web.Application()
+    desk = setup_handoff(app, settings, redis, sessionmaker, delivery, handback)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    harness = DeskHarness(client, desk, delivery, handback, redis, agents, settings)
+    try:
+        yield harness
+    finally:
+        for ws in harness.sockets:
+            await ws.close()
+        await client.close()
+        await redis.aclose()
+        await engine.dispose()

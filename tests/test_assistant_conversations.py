@@ -1,0 +1,289 @@
+"""Conversations with the real assistant: a Rasa server on the trained model, the action server, the database.
+
+Every test talks through the REST channel like the gateway does (docs/seams.md) and uses its own
+sender id, so all tests share one Rasa server.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.engine import create_engine, session_factory
+from db.models import Complaint, Feedback
+
+STAR_PAYLOADS = [f'/give_rating{{"rating": {n}}}' for n in range(1, 6)]
+
+
+class Chat:
+    """One customer's conversation over the REST channel."""
+
+    def __init__(self, rasa_url: str, language: str | None = "de", channel: str = "webchat") -> None:
+        self.rasa_url = rasa_url
+        self.sender = f"test-{channel}-{uuid.uuid4().hex[:10]}"
+        self.metadata: dict[str, Any] = {"channel": channel, "language": language}
+
+    async def say(self, text: str, media: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+        metadata = {**self.metadata, **({"media": media} if media else {})}
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{self.rasa_url}/webhooks/rest/webhook",
+                                 json={"sender": self.sender, "message": text, "metadata": metadata}) as response:
+                assert response.status == 200, await response.text()
+                return await response.json()
+
+    async def agent_closed(self, agent_id: str) -> list[dict[str, Any]]:
+        """What the gateway does when an agent closes: the external intent, replies collected."""
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{self.rasa_url}/conversations/{self.sender}/trigger_intent?output_channel=collector",
+                json={"name": "EXTERNAL_handoff_closed", "entities": {"agent_id": agent_id}},
+            ) as response:
+                assert response.status == 200, await response.text()
+                return (await response.json())["messages"]
+
+
+def text_of(replies: list[dict[str, Any]]) -> str:
+    return "\n".join(r.get("text") or "" for r in replies)
+
+
+def handoff_of(replies: list[dict[str, Any]]) -> dict[str, Any]:
+    payloads = [r["custom"]["handoff"] for r in replies if isinstance(r.get("custom"), dict) and "handoff" in r["custom"]]
+    assert len(payloads) == 1, f"expected one handoff payload in {json.dumps(replies, ensure_ascii=False)}"
+    return payloads[0]
+
+
+def is_rating_question(replies: list[dict[str, Any]]) -> bool:
+    return any([b["payload"] for b in r.get("buttons") or []] == STAR_PAYLOADS for r in replies)
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def chat(rasa_server: str):
+    return lambda language="de", channel="webchat": Chat(rasa_server, language, channel)
+
+
+# --- FAQ and language ---------------------------------------------------------------------------
+
+async def test_german_shipping_question_gets_the_swiss_costs(chat) -> None:
+    replies = await chat("de").say("Was kostet der Versand in die Schweiz?")
+    assert "12,90 CHF" in text_of(replies) and "120,00 CHF" in text_of(replies)
+
+
+async def test_english_return_question_gets_the_return_window(chat) -> None:
+    replies = await chat("en").say("How do I return an item?")
+    assert "within 30 days" in text_of(replies)
+
+
+@pytest.mark.parametrize("language, question, facts", [
+    ("de", "Kann ich mit PayPal zahlen?", ["PayPal", "Klarna"]),
+    ("en", "What payment methods do you accept?", ["PayPal", "TWINT"]),
+    ("de", "Wann ist euer Kundenservice erreichbar?", ["Montag bis Freitag 08:00–18:00 Uhr"]),
+    ("en", "What are your opening hours?", ["Monday to Friday 08:00–18:00"]),
+    ("de", "Wie kann ich euch erreichen?", ["service@alpenkiste.example"]),
+    ("en", "Do you have a phone number?", ["+49 89 1234 5678"]),
+    ("en", "How much is shipping to Austria?", ["€6.90", "€69.00"]),
+])
+async def test_faq_answers_carry_the_facts_of_shop_yml(chat, language: str, question: str, facts: list[str]) -> None:
+    text = text_of(await chat(language).say(question))
+    for fact in facts:
+        assert fact in text
+
+
+async def test_the_first_message_corrects_a_wrong_channel_language(chat) -> None:
+    replies = await chat("de").say("Where is my order?")
+    assert "What's your order number" in text_of(replies)
+    replies = await chat("en").say("Wo ist meine Bestellung?")
+    assert "Wie lautet deine Bestellnummer" in text_of(replies)
+
+
+async def test_a_german_customer_without_channel_language_gets_german(chat) -> None:
+    conversation = chat(None, "whatsapp")
+    assert "Hallo!" in text_of(await conversation.say("Hi"))
+    assert "Werktage" in text_of(await conversation.say("wie lange dauert die lieferung nach österreich"))
+
+
+@pytest.mark.parametrize("language, question, expected", [
+    ("de", "Bist du ein Bot?", "ich bin ein Bot"),
+    ("en", "Am I talking to a robot?", "I'm a bot"),
+])
+async def test_the_bot_admits_being_a_bot_and_offers_a_person(chat, language: str, question: str, expected: str) -> None:
+    assert expected in text_of(await chat(language).say(question))
+
+
+# --- order status ------------------------------------------------------------------------------
+
+async def test_order_status_with_the_number_in_the_question(chat) -> None:
+    text = text_of(await chat("de").say("Wo ist meine Bestellung AK-123456?"))
+    assert "unterwegs mit DHL" in text and "https://www.dhl.de/" in text
+
+
+async def test_order_status_asks_for_the_number_and_accepts_sloppy_typing(chat) -> None:
+    conversation = chat("en")
+    assert "order number" in text_of(await conversation.say("Where is my order?"))
+    assert "doesn't look like an order number" in text_of(await conversation.say("12345"))
+    assert "is being packed" in text_of(await conversation.say("ak 100001"))
+
+
+async def test_unknown_order_number_is_answered_and_a_person_offered(chat) -> None:
+    conversation = chat("de")
+    replies = await conversation.say("Status meiner Bestellung AK-999999")
+    assert "keine Bestellung" in text_of(replies)
+    assert [b["payload"] for b in replies[-1]["buttons"]] == ["/affirm", "/deny"]
+    handoff = handoff_of(await conversation.say("ja"))
+    assert (handoff["reason"], handoff["order_number"]) == ("order_not_found", "AK-999999")
+
+
+# --- complaints --------------------------------------------------------------------------------
+
+async def test_complaint_is_filed_with_apology_reference_and_row(chat, sessions) -> None:
+    conversation = chat("de", "whatsapp")
+    first = text_of(await conversation.say("Mein Paket kam beschädigt an"))
+    assert "tut mir leid" in first and "Bestellnummer" in first
+    assert "was passiert ist" in text_of(await conversation.say("AK-123456"))
+    assert "Foto" in text_of(await conversation.say("Der Bierkrug ist in zwei Teile zerbrochen"))
+    replies = await conversation.say("hier das Foto", media=[{"url": "https://media.example/krug.jpg", "content_type": "image/jpeg"}])
+    async with sessions() as session:
+        row = (await session.execute(select(Complaint).where(Complaint.conversation_id == conversation.sender))).scalar_one()
+    assert row.reference in text_of(replies) and "24 Stunden" in text_of(replies)
+    assert (row.category, row.order_number, row.channel) == ("damaged", "AK-123456", "whatsapp")
+    assert row.description == "Der Bierkrug ist in zwei Teile zerbrochen"
+    assert row.media_url == "https://media.example/krug.jpg"
+
+
+async def test_billing_complaint_goes_to_a_person_with_priority_2(chat, sessions) -> None:
+    conversation = chat("en")
+    await conversation.say("I have a complaint about my invoice")
+    await conversation.say("AK-123456")
+    replies = await conversation.say("You charged me twice for the same order")
+    handoff = handoff_of(replies)
+    async with sessions() as session:
+        row = (await session.execute(select(Complaint).where(Complaint.conversation_id == conversation.sender))).scalar_one()
+    assert (handoff["reason"], handoff["priority"], handoff["language"]) == ("billing_complaint", 2, "en")
+    assert handoff["complaint_reference"] == row.reference and row.reference in handoff["summary"]
+    assert row.category == "billing" and row.needs_human is True
+
+
+async def test_service_complaint_can_skip_the_order_number(chat, sessions) -> None:
+    conversation = chat("de")
+    await conversation.say("Ich möchte mich beschweren")
+    replies = await conversation.say('/complain{"complaint_category": "service"}')
+    assert "Ohne Bestellnummer" in [b["title"] for b in replies[-1]["buttons"]]
+    await conversation.say("/deny")
+    await conversation.say("Bei eurer Hotline geht nie jemand ran")
+    async with sessions() as session:
+        row = (await session.execute(select(Complaint).where(Complaint.conversation_id == conversation.sender))).scalar_one()
+    assert (row.category, row.order_number) == ("service", None)
+
+
+# --- people ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("language, text", [
+    ("en", "I want to talk to a human"),
+    ("de", "Ich möchte mit einem Mitarbeiter sprechen"),
+])
+async def test_asking_for_a_person_sends_the_handoff_payload(chat, language: str, text: str) -> None:
+    replies = await chat(language).say(text)
+    handoff = handoff_of(replies)
+    assert (handoff["reason"], handoff["priority"], handoff["language"]) == ("customer_request", 0, language)
+    assert set(handoff) == {"reason", "priority", "language", "summary", "complaint_reference", "order_number", "fallback_count"}
+    assert replies[0]["text"], "a short text in the customer's language comes before the payload"
+
+
+async def test_two_messages_not_understood_lead_to_the_offer_of_a_person(chat) -> None:
+    # "/nlu_fallback" is what the FallbackClassifier makes of a message it cannot classify; sending
+    # the intent keeps this test independent of how a retrained DIET happens to score gibberish.
+    conversation = chat("de")
+    first = text_of(await conversation.say("/nlu_fallback"))
+    assert "nicht verstanden" in first
+    replies = await conversation.say("/nlu_fallback")
+    assert "verbinden" in text_of(replies)
+    assert [b["payload"] for b in replies[-1]["buttons"]] == ["/affirm", "/deny"]
+    handoff = handoff_of(await conversation.say("ja"))
+    assert (handoff["reason"], handoff["fallback_count"]) == ("not_understood", 2)
+
+
+async def test_an_understood_message_ends_a_run_of_fallbacks(chat) -> None:
+    conversation = chat("en")
+    assert "didn't understand" in text_of(await conversation.say("/nlu_fallback"))
+    assert "€4.90" in text_of(await conversation.say("How much is shipping to Germany?"))
+    replies = await conversation.say("/nlu_fallback")
+    assert "didn't understand" in text_of(replies) and not replies[-1].get("buttons")
+
+
+# --- star rating -------------------------------------------------------------------------------
+
+async def feedback_rows(sessions, sender: str) -> list[Feedback]:
+    async with sessions() as session:
+        return list((await session.execute(select(Feedback).where(Feedback.conversation_id == sender))).scalars())
+
+
+async def test_goodbye_after_an_answer_asks_for_stars_and_stores_them(chat, sessions) -> None:
+    conversation = chat("de")
+    await conversation.say("Was kostet der Versand nach Deutschland?")
+    replies = await conversation.say("tschüss")
+    assert is_rating_question(replies)
+    assert "etwas dazu schreiben" in text_of(await conversation.say("vier"))
+    await conversation.say("Schnelle Antwort, danke")
+    [row] = await feedback_rows(sessions, conversation.sender)
+    assert (row.rating, row.comment, row.channel, row.agent_id) == (4, "Schnelle Antwort, danke", "webchat", None)
+    # Never twice: the next goodbye is only a goodbye.
+    replies = await conversation.say("tschüss")
+    assert not is_rating_question(replies) and "Tschüss" in text_of(replies)
+
+
+async def test_star_emojis_are_a_rating(chat, sessions) -> None:
+    conversation = chat("en")
+    await conversation.say("Can I pay with PayPal?")
+    assert is_rating_question(await conversation.say("bye"))
+    await conversation.say("⭐⭐⭐⭐")
+    await conversation.say("no thanks")
+    [row] = await feedback_rows(sessions, conversation.sender)
+    assert (row.rating, row.comment) == (4, None)
+
+
+async def test_agent_closing_asks_for_a_rating_that_carries_the_agent(chat, sessions) -> None:
+    conversation = chat("en")
+    handoff_of(await conversation.say("I want to talk to a human"))
+    replies = await conversation.agent_closed("anna")
+    assert is_rating_question(replies)
+    await conversation.say('/give_rating{"rating": 5}')
+    await conversation.say("/deny")
+    [row] = await feedback_rows(sessions, conversation.sender)
+    assert (row.rating, row.agent_id) == (5, "anna")
+    again = await conversation.agent_closed("ben")
+    assert not is_rating_question(again)
+    assert not is_rating_question(await conversation.say("bye"))
+
+
+async def test_a_declined_rating_is_stored_without_stars(chat, sessions) -> None:
+    conversation = chat("de")
+    await conversation.say("Wie lange habe ich Zeit für eine Rücksendung?")
+    await conversation.say("ciao")
+    assert "bis bald" in text_of(await conversation.say("nein danke"))
+    [row] = await feedback_rows(sessions, conversation.sender)
+    assert row.rating is None
+
+
+async def test_an_unreadable_rating_is_asked_again_once_then_dropped(chat, sessions) -> None:
+    conversation = chat("de")
+    await conversation.say("Welche Zahlungsarten gibt es?")
+    await conversation.say("tschüss")
+    again = await conversation.say("Banane")
+    assert "nicht als Bewertung verstanden" in text_of(again) and is_rating_question(again)
+    dropped = await conversation.say("Kartoffel")
+    assert "lassen wir die Bewertung" in text_of(dropped) and not is_rating_question(dropped)
+    [row] = await feedback_rows(sessions, conversation.sender)
+    assert row.rating is None

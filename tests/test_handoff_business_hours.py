@@ -1,0 +1,93 @@
+"""BUSINESS_HOURS parsing, opening checks in the business time zone, and "back on …" texts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from handoff import texts
+from handoff.business_hours import BusinessHours, InvalidBusinessHours
+
+BERLIN = ZoneInfo("Europe/Berlin")
+UTC = dt.timezone.utc
+
+
+def at(text: str, zone: dt.tzinfo = UTC) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=zone)
+
+
+def test_weekday_range_in_the_business_time_zone():
+    hours = BusinessHours.parse("Mon-Fri 08:00-18:00 Europe/Berlin")
+    # Monday 2026-11-23: 07:30 UTC is 08:30 in Berlin (CET, UTC+1).
+    assert hours.is_open(at("2026-11-23T07:30"))
+    assert not hours.is_open(at("2026-11-23T06:59"))  # 07:59 Berlin
+    assert hours.is_open(at("2026-11-23T07:00"))  # 08:00 Berlin, opening minute
+    assert not hours.is_open(at("2026-11-23T17:00"))  # 18:00 Berlin, closed
+    assert not hours.is_open(at("2026-11-21T10:00"))  # Saturday
+
+
+def test_summer_time_shifts_the_opening_in_utc():
+    hours = BusinessHours.parse("Mon-Fri 08:00-18:00 Europe/Berlin")
+    # Monday 2026-07-06, CEST (UTC+2): 06:30 UTC is 08:30 in Berlin.
+    assert hours.is_open(at("2026-07-06T06:30"))
+    assert not hours.is_open(at("2026-07-06T05:30"))
+
+
+def test_next_opening_after_friday_evening_is_monday_morning():
+    hours = BusinessHours.parse("Mon-Fri 08:00-18:00 Europe/Berlin")
+    friday_evening = at("2026-11-20T19:30", BERLIN)
+    opens = hours.next_open(friday_evening)
+    assert opens == at("2026-11-23T08:00", BERLIN)
+    assert texts.back_at(opens, friday_evening, "en") == "on Monday at 08:00 (Europe/Berlin)"
+    assert texts.back_at(opens, friday_evening, "de") == "am Montag um 08:00 Uhr (Europe/Berlin)"
+
+
+def test_next_opening_today_and_tomorrow():
+    hours = BusinessHours.parse("Mon-Fri 08:00-18:00 Europe/Berlin")
+    early = at("2026-11-24T06:00", BERLIN)
+    assert texts.back_at(hours.next_open(early), early, "en") == "today at 08:00 (Europe/Berlin)"
+    late = at("2026-11-24T21:00", BERLIN)
+    assert texts.back_at(hours.next_open(late), late, "de") == "morgen um 08:00 Uhr (Europe/Berlin)"
+    assert hours.next_open(at("2026-11-24T09:00", BERLIN)) == at("2026-11-24T09:00", BERLIN)
+
+
+def test_several_windows_lists_and_wrapping_ranges():
+    hours = BusinessHours.parse("Mon-Fri 08:00-18:00; Sat 10:00-14:00 Europe/Vienna")
+    assert hours.is_open(at("2026-11-21T11:00", ZoneInfo("Europe/Vienna")))
+    assert not hours.is_open(at("2026-11-22T11:00", ZoneInfo("Europe/Vienna")))
+    listed = BusinessHours.parse("Mon,Wed,Fri 09:00-12:30 UTC")
+    assert [w.weekday for w in listed.windows] == [0, 2, 4]
+    wrapping = BusinessHours.parse("Fri-Mon 10:00-16:00 Europe/Berlin")
+    assert sorted({w.weekday for w in wrapping.windows}) == [0, 4, 5, 6]
+    assert BusinessHours.parse("Mon-Sun 00:00-24:00 UTC").is_open(at("2026-11-22T23:59"))
+
+
+def test_always_open():
+    hours = BusinessHours.parse("24/7")
+    assert hours.is_open(at("2026-11-22T03:00"))
+
+
+@pytest.mark.parametrize("raw, problem", [
+    ("", "empty"),
+    ("Mon-Fri 8-18 Europe/Berlin", "cannot read"),
+    ("Mon-Fri 08:00-18:00 Mars/Olympus", "not a known time zone"),
+    ("Mo-Fr 08:00-18:00 Europe/Berlin", "is not a day"),
+    ("Mon-Fri 18:00-08:00 Europe/Berlin", "ends before it starts"),
+    ("Mon-Fri 08:00-25:00 Europe/Berlin", "not a time of day"),
+])
+def test_malformed_hours_name_the_problem(raw, problem):
+    with pytest.raises(InvalidBusinessHours) as error:
+        BusinessHours.parse(raw)
+    assert problem in str(error.value) and "BUSINESS_HOURS=" in str(error.value)
+
+
+def test_wait_texts_in_both_languages():
+    assert texts.duration(20, "en") == "less than a minute"
+    assert texts.duration(65, "en") == "about 1 minute"
+    assert texts.duration(7 * 60, "de") == "etwa 7 Minuten"
+    assert texts.wants_to_leave("Ach, doch nicht!") and texts.wants_to_leave("abbrechen")
+    assert texts.wants_to_leave("Never mind.") and texts.wants_to_leave("ok, cancel")
+    assert not texts.wants_to_leave("Die Lieferung kam doch nicht an")
+    assert not texts.wants_to_leave("I want to cancel my order")

@@ -1,0 +1,111 @@
+"""`make run` as a newcomer uses it: everything starts on embedded defaults, answers in the
+customer's language with the shop's facts, and Ctrl-C/SIGTERM stops every process it started."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import stack  # noqa: E402
+
+
+def _lines(process: subprocess.Popen) -> "queue.Queue[str]":
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in process.stdout:  # type: ignore[union-attr]
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def _wait_for(lines: "queue.Queue[str]", marker: str, timeout: float, seen: list[str]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=1)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if marker in line:
+            return
+    raise AssertionError(f"{marker!r} not printed within {timeout:.0f} s:\n{''.join(seen[-40:])}")
+
+
+async def _ask(gateway: str, question: str, language: str) -> str:
+    """One question through the web chat websocket; the bot's answer texts joined."""
+    session_id = uuid.uuid4().hex
+    texts: list[str] = []
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(f"{gateway.replace('http', 'ws')}/webchat/ws") as ws:
+            await ws.send_json({"type": "hello", "session_id": session_id, "language": language})
+            await ws.send_json({"type": "message", "text": question, "client_id": uuid.uuid4().hex})
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    frame = await ws.receive_json(timeout=5 if texts else 60)
+                except TimeoutError:
+                    break
+                if frame.get("type") == "message" and frame.get("sender") == "bot" and frame.get("text"):
+                    texts.append(frame["text"])
+    return "\n".join(texts)
+
+
+@pytest.mark.timeout(900)
+async def test_make_run_answers_in_both_languages_and_stops_everything(tmp_path: Path) -> None:
+    ports = {name: stack.free_port() for name in ("gateway", "rasa", "actions")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DATABASE_", "TWILIO_", "RASA_", "AGENT_"))}
+    env.update(
+        SHOPDESK_VAR=str(tmp_path / "var"),
+        GATEWAY_PORT=str(ports["gateway"]),
+        RASA_URL=f"http://127.0.0.1:{ports['rasa']}",
+        ACTION_SERVER_URL=f"http://127.0.0.1:{ports['actions']}/webhook",
+    )
+    process = subprocess.Popen(
+        ["make", "-s", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    seen: list[str] = []
+    try:
+        lines = _lines(process)
+        _wait_for(lines, "shopdesk is running", 600, seen)
+        gateway = f"http://127.0.0.1:{ports['gateway']}"
+
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{gateway}/healthz") as response:
+                assert response.status == 200, await response.text()
+            async with http.get(f"{gateway}/") as response:
+                assert "/widget.js" in await response.text()
+
+        shop = yaml.safe_load((ROOT / "shop.yml").read_text())
+        german = await _ask(gateway, "Was kostet der Versand in die Schweiz?", "de")
+        assert re.search(r"Versand|Schweiz", german), german
+        assert _shipping_fact_for_switzerland(shop) in german, german
+        english = await _ask(gateway, "How do I return an item?", "en")
+        assert re.search(r"return", english, re.I), english
+        assert str(_return_days(shop)) in english, english
+        assert (tmp_path / "var" / "shopdesk.db").exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    for name, port in ports.items():
+        assert not stack.port_open(port), f"{name} still listens on {port} after SIGTERM"

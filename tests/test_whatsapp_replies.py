@@ -1,0 +1,151 @@
+"""What WhatsApp customers receive: numbered buttons, split long texts, opt-out, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+from bot import appkeys
+from bot.channels.whatsapp import MAX_CHARS, numbered, split_message
+from bot.conversations import whatsapp_id
+from bot.outbound import Button, Outbound
+from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+    Gateway, eventually, gateway, messages_to, new_number, sent_to, transcript, twilio_standin, whatsapp_form,
+)
+
+RATING = Outbound(
+    text="Wie zufrieden warst du mit unserem Service?",
+    buttons=tuple(Button("⭐" * n, f'/give_rating{{"rating": {n}}}') for n in range(1, 6)),
+)
+
+
+async def _first_contact(gateway: Gateway, twilio_standin: str, number: str) -> list[str]:
+    assert (await gateway.webhook(whatsapp_form(number, "Hallo")))[0] == 200
+    return await eventually(lambda: sent_to(twilio_standin, number), bool)
+
+
+def test_buttons_become_a_numbered_list_under_the_text() -> None:
+    assert numbered(RATING) == (
+        "Wie zufrieden warst du mit unserem Service?\n1) ⭐\n2) ⭐⭐\n3) ⭐⭐⭐\n4) ⭐⭐⭐⭐\n5) ⭐⭐⭐⭐⭐"
+    )
+
+
+def test_splitter_cuts_at_paragraphs_then_lines_then_sentences_then_words() -> None:
+    sentence = "Wir liefern innerhalb von zwei bis drei Werktagen. "
+    text = sentence * 70  # about 3,500 characters, one paragraph
+    pieces = split_message(text)
+    assert len(pieces) == 3
+    assert all(len(p) <= MAX_CHARS for p in pieces)
+    assert all(p.endswith(".") for p in pieces)
+    assert " ".join(pieces) == text.strip()
+
+    paragraphs = "A" * 900 + "\n\n" + "B" * 900 + "\nC" * 10
+    assert split_message(paragraphs) == ["A" * 900, "B" * 900 + "\nC" * 10]
+
+    words = " ".join(["Wort"] * 500)  # no sentence end anywhere
+    assert all(len(p) <= MAX_CHARS and not p.startswith(" ") for p in split_message(words))
+    assert " ".join(split_message(words)) == words
+
+    assert split_message("x" * 3300) == ["x" * 1600, "x" * 1600, "x" * 100]
+    assert split_message("kurz") == ["kurz"]
+
+
+async def test_buttons_go_out_numbered_and_a_digit_or_title_answers_with_the_payload(
+    gateway: Gateway, twilio_standin: str, database_url: str,
+) -> None:
+    number = new_number()
+    before = await _first_contact(gateway, twilio_standin, number)
+    conversation = whatsapp_id(number)
+
+    await gateway.app[appkeys.DELIVERY].deliver(conversation, [RATING])
+    sent = await eventually(lambda: sent_to(twilio_standin, number), lambda s: len(s) > len(before))
+    assert sent[-1] == numbered(RATING)
+
+    assert (await gateway.webhook(whatsapp_form(number, "2")))[0] == 200
+    rows = await eventually(
+        lambda: transcript(database_url, conversation), lambda r: ("customer", '/give_rating{"rating": 2}') in r,
+    )
+    assert ("customer", "2") not in rows
+
+    # A title works too, and a digit means nothing once no buttons are on offer.
+    await gateway.app[appkeys.DELIVERY].deliver(conversation, [RATING])
+    assert (await gateway.webhook(whatsapp_form(number, "⭐⭐⭐⭐")))[0] == 200
+    await eventually(lambda: transcript(database_url, conversation), lambda r: ("customer", '/give_rating{"rating": 4}') in r)
+
+
+async def test_a_long_reply_arrives_in_pieces_of_at_most_1600_characters(
+    gateway: Gateway, twilio_standin: str,
+) -> None:
+    number = new_number()
+    before = await _first_contact(gateway, twilio_standin, number)
+    long_text = "\n".join(f"Punkt {i}: Rücksendungen sind innerhalb von 30 Tagen kostenlos möglich." for i in range(60))
+    await gateway.app[appkeys.DELIVERY].deliver(whatsapp_id(number), [Outbound(text=long_text)])
+    sent = await eventually(lambda: sent_to(twilio_standin, number), lambda s: len(s) >= len(before) + 3)
+    pieces = sent[len(before):]
+    assert len(pieces) == 3
+    assert all(len(p) <= MAX_CHARS for p in pieces)
+    assert "\n".join(pieces) == long_text
+    assert all(re.fullmatch(r"(Punkt \d+: .*\.\n?)+", p) for p in pieces)
+
+
+async def test_stop_means_no_more_messages_until_the_customer_writes_again(
+    gateway: Gateway, twilio_standin: str, database_url: str,
+) -> None:
+    number = new_number()
+    await _first_contact(gateway, twilio_standin, number)
+    conversation = whatsapp_id(number)
+    assert (await gateway.webhook(whatsapp_form(number, "STOP")))[0] == 200
+    count = len(await sent_to(twilio_standin, number))
+
+    await gateway.app[appkeys.DELIVERY].deliver(conversation, [Outbound(text="Neu im Shop: Zirbenhonig!", sender="agent", agent_id="anna")])
+    await asyncio.sleep(2)
+    assert len(await sent_to(twilio_standin, number)) == count
+    rows = await transcript(database_url, conversation)
+    assert ("customer", "STOP") in rows and rows.count(("customer", "STOP")) == 1
+
+    assert (await gateway.webhook(whatsapp_form(number, "Abmelden")))[0] == 200
+    assert (await gateway.webhook(whatsapp_form(number, "Was kostet der Versand?")))[0] == 200
+    sent = await eventually(lambda: sent_to(twilio_standin, number), lambda s: len(s) > count)
+    assert "Zirbenhonig" not in " ".join(sent)
+
+
+async def test_too_long_message_gets_a_clear_answer_and_is_not_processed(
+    gateway: Gateway, twilio_standin: str, database_url: str,
+) -> None:
+    number = new_number()
+    assert (await gateway.webhook(whatsapp_form(number, "a" * 4097)))[0] == 200
+    sent = await eventually(lambda: sent_to(twilio_standin, number), bool)
+    assert sent == ["Deine Nachricht ist zu lang (höchstens 4096 Zeichen). Bitte schick sie kürzer oder in Teilen."]
+    assert [r for r in await transcript(database_url, whatsapp_id(number)) if r[0] == "customer"] == []
+
+
+async def test_more_than_twenty_messages_a_minute_get_one_clear_answer(
+    gateway: Gateway, twilio_standin: str, database_url: str,
+) -> None:
+    number = new_number()
+    if time.time() % 60 > 50:  # the counter's window is the clock minute: start the burst inside one
+        await asyncio.sleep(61 - time.time() % 60)
+    for i in range(23):
+        assert (await gateway.webhook(whatsapp_form(number, f"Hallo {i}")))[0] == 200
+    notice = "Du schreibst gerade sehr schnell. Bitte warte eine Minute, dann geht es weiter."
+    await eventually(lambda: sent_to(twilio_standin, number), lambda s: notice in s)
+    rows = await eventually(
+        lambda: transcript(database_url, whatsapp_id(number)),
+        lambda r: sum(s == "customer" for s, _ in r) >= 20, timeout=90,
+    )
+    await asyncio.sleep(1)
+    rows = await transcript(database_url, whatsapp_id(number))
+    assert [t for s, t in rows if s == "customer"] == [f"Hallo {i}" for i in range(20)]
+    assert (await sent_to(twilio_standin, number)).count(notice) == 1
+
+
+async def test_a_template_payload_from_the_desk_goes_out_as_content_sid(gateway: Gateway, twilio_standin: str) -> None:
+    number = new_number()
+    before = await _first_contact(gateway, twilio_standin, number)
+    template = {"content_sid": "HX" + "1" * 32, "variables": {"1": "Ihre Rückerstattung ist unterwegs."}}
+    await gateway.app[appkeys.DELIVERY].deliver(
+        whatsapp_id(number), [Outbound(text="Ihre Rückerstattung ist unterwegs.", sender="agent", agent_id="anna", custom={"whatsapp_template": template})],
+    )
+    sent = await eventually(lambda: messages_to(twilio_standin, number), lambda m: len(m) > len(before))
+    assert (sent[-1]["content_sid"], sent[-1]["body"]) == (template["content_sid"], "")
