@@ -67,6 +67,15 @@ async def _ask(gateway: str, question: str, language: str) -> str:
     return "\n".join(texts)
 
 
+def _shipping_fact_for_switzerland(shop: dict) -> str:
+    """The Swiss shipping cost as a German answer writes it: 12.9 → "12,90"."""
+    return f"{shop['shipping']['countries']['CH']['cost']:.2f}".replace(".", ",")
+
+
+def _return_days(shop: dict) -> int:
+    return shop["returns"]["window_days"]
+
+
 @pytest.mark.timeout(900)
 async def test_make_run_answers_in_both_languages_and_stops_everything(tmp_path: Path) -> None:
     ports = {name: stack.free_port() for name in ("gateway", "rasa", "actions")}
