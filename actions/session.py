@@ -1,8 +1,11 @@
 """Session start: language and channel from the channel's metadata, and what outlives a session.
 
 Rasa copies the first message's metadata into `session_started_metadata`. Slots are not carried
-over (session_config), except the ones this action copies: `language` (a customer keeps their
-language after a pause) and `rating_asked` (the rating is asked once per conversation).
+over (session_config), except `language`: a customer keeps their language after a pause. A new
+session is a new conversation, so `rating_asked` starts afresh (a WhatsApp number that rated
+once is asked again next week). An agent's conversation does not expire under the customer:
+the gateway's EXTERNAL_handoff_closed is a user event of its own, so the rating that follows it
+lands in the same session.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.language import LANGUAGES, metadata_language
 
-_CARRIED_OVER = ("language", "rating_asked")
+_CARRIED_OVER = ("language",)
 
 
 def channel_of(tracker: Tracker) -> str:
