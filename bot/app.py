@@ -61,6 +61,7 @@ def create_app(settings: Settings) -> web.Application:
         redis, transcript, rasa, delivery, metrics,
         lock_seconds=settings.rasa_give_up_seconds + settings.rasa_timeout_seconds + 60,
         notice_seconds=settings.rasa_give_up_seconds + settings.rasa_timeout_seconds,
+        max_attempts=settings.router_max_attempts,
     )
     handback = RasaHandback(rasa, router)
 

@@ -22,6 +22,17 @@ def inbox_pattern() -> str:
     return f"{PREFIX}inbox:*"
 
 
+# Customer messages the router gave up on (JSON: the inbox entry, the error type, the attempts);
+# an operator looks at them and pushes the entry back onto the inbox. Never trimmed automatically.
+DEAD_LETTER = PREFIX + "dead-letter"
+
+
+def handling(conversation_id: str, message_id: str) -> str:
+    """Hash of how far the router got with one message (attempts, transcript written, Rasa's
+    replies, replies dispatched), so a retry neither asks Rasa again nor repeats a line."""
+    return f"{PREFIX}handling:{conversation_id}:{message_id}"
+
+
 def worker(conversation_id: str) -> str:
     """Lock held by the one process that works a conversation's inbox (keeps the order)."""
     return f"{PREFIX}worker:{conversation_id}"

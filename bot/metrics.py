@@ -29,6 +29,10 @@ class Metrics:
             "shopdesk_errors_total", "Failures, by kind (rasa, twilio, router, rejected_*)",
             ["kind"], registry=self.registry,
         )
+        self.dead_letters = Counter(
+            "shopdesk_dead_letters_total", "Customer messages the router gave up on (in the dead-letter list)",
+            registry=self.registry,
+        )
 
     async def handle(self, _request: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(self.registry))

@@ -5,15 +5,22 @@ One worker per conversation, across all gateway processes (a Redis lock), works 
 oldest first, so a burst of messages is answered in order even when the webhooks land on
 different processes. A message leaves the inbox only after it was handled: a process that
 dies mid-way leaves it for the next worker, nothing is lost.
+
+When handling fails (database or Redis errors) the message stays first and is tried again with
+backoff, up to ROUTER_MAX_ATTEMPTS times; then it moves to the dead-letter list
+(`keys.DEAD_LETTER`). Each step's outcome is noted in Redis (`keys.handling`): the customer
+line is written once, Rasa's replies are kept before any is sent, and a retry carries on with
+the replies not yet dispatched, so Rasa never sees the same message twice and nothing is doubled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -25,7 +32,7 @@ from bot import keys
 from bot.delivery import GatewayDelivery
 from bot.limits import customer_text
 from bot.metrics import Metrics
-from bot.outbound import Channel, Desk, HandoffRequest, Inbound, Media, Outbound
+from bot.outbound import Button, Channel, Desk, HandoffRequest, Inbound, Media, Outbound
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.transcript import Transcript
 from handoff.desk import DeskUnavailable
@@ -35,6 +42,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 DESK_FIRST_BACKOFF = 0.5
 DESK_MAX_BACKOFF = 5.0
+RETRY_FIRST_BACKOFF = 0.5
+RETRY_MAX_BACKOFF = 5.0
+# How long the notes of a message in handling outlive a worker that stopped caring (crash).
+HANDLING_SECONDS = 24 * 3600
 
 
 def encode(inbound: Inbound, accepted_at: float) -> str:
@@ -52,6 +63,40 @@ def decode(raw: str) -> tuple[Inbound, float]:
     return Inbound(**data), accepted_at
 
 
+def identified(raw: str) -> tuple[Inbound, float]:
+    """An inbox entry with a message identity: the provider's id, or else a hash of the entry
+    (it holds the accept time, so two equal texts are still two messages)."""
+    inbound, accepted_at = decode(raw)
+    if inbound.external_id is None:
+        inbound = replace(inbound, external_id="inbox-" + hashlib.sha256(raw.encode()).hexdigest()[:24])
+    return inbound, accepted_at
+
+
+def progress_key(inbound: Inbound) -> str:
+    """Where the router notes how far it got with this message (`keys.handling`)."""
+    if inbound.external_id is None:
+        raise ValueError("the message has no identity: inbox entries get one from `identified`")
+    return keys.handling(inbound.conversation_id, inbound.external_id)
+
+
+def encode_replies(replies: list[Outbound | HandoffRequest]) -> str:
+    return json.dumps([
+        {"handoff": asdict(r)} if isinstance(r, HandoffRequest) else {"message": asdict(r)} for r in replies
+    ])
+
+
+def decode_replies(raw: str) -> list[Outbound | HandoffRequest]:
+    replies: list[Outbound | HandoffRequest] = []
+    for item in json.loads(raw):
+        if "handoff" in item:
+            replies.append(HandoffRequest(**item["handoff"]))
+        else:
+            data = item["message"]
+            data["buttons"] = tuple(Button(**b) for b in data.get("buttons") or ())
+            replies.append(Outbound(**data))
+    return replies
+
+
 def transcript_text(inbound: Inbound) -> str:
     media = "\n".join(f"[{m.content_type}] {m.url}" for m in inbound.media)
     return "\n".join(part for part in (inbound.text, media) if part)
@@ -60,7 +105,7 @@ def transcript_text(inbound: Inbound) -> str:
 class Router:
     def __init__(
         self, redis: Redis, transcript: Transcript, rasa: RasaClient, delivery: GatewayDelivery,
-        metrics: Metrics, lock_seconds: float, notice_seconds: float,
+        metrics: Metrics, lock_seconds: float, notice_seconds: float, max_attempts: int = 8,
     ) -> None:
         self._redis = redis
         self._transcript = transcript
@@ -69,6 +114,7 @@ class Router:
         self._metrics = metrics
         self._lock_seconds = lock_seconds
         self._notice_seconds = notice_seconds
+        self._max_attempts = max(1, max_attempts)
         self._workers: set[asyncio.Task[None]] = set()
         # Removes the handled message only if it is still first: a worker whose lock ran out
         # while it worked must not remove the message a successor is working on.
@@ -102,66 +148,134 @@ class Router:
         await asyncio.gather(*self._workers, return_exceptions=True)
 
     async def _work(self, conversation_id: str) -> None:
-        inbox = keys.inbox(conversation_id)
+        backoff = RETRY_FIRST_BACKOFF
         while True:
-            lock = self._redis.lock(keys.worker(conversation_id), timeout=self._lock_seconds, blocking=False)
-            if not await lock.acquire():
-                return  # another worker has it; it looks at the inbox again before it lets go
             try:
-                while (raw := await self._redis.lindex(inbox, 0)) is not None:
-                    inbound, accepted_at = decode(raw)
-                    try:
-                        await self.handle(inbound, accepted_at, lock)
-                    except Exception:
-                        self._metrics.errors.labels("router").inc()
-                        log.exception("handling failed conversation=%s", conversation_id)
-                    await self._pop_if_first(keys=[inbox], args=[raw])
-                    try:
-                        await lock.reacquire()
-                    except LockError:
-                        log.warning("worker lock expired mid-inbox conversation=%s; starting over", conversation_id)
-                        break
-            finally:
+                if not await self._work_inbox(conversation_id):
+                    return
+                backoff = RETRY_FIRST_BACKOFF
+            except RedisError as exc:
+                # Redis itself is away: the inbox is safe in it, so wait and look again rather
+                # than give up (nothing else would restart this conversation) or spin.
+                self._metrics.errors.labels("router_redis").inc()
+                log.warning("inbox unreachable conversation=%s error=%s; retrying in %.1f s",
+                            conversation_id, type(exc).__name__, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, RETRY_MAX_BACKOFF)
+
+    async def _work_inbox(self, conversation_id: str) -> bool:
+        """Works the inbox while holding the conversation's lock; True when it should look again."""
+        inbox = keys.inbox(conversation_id)
+        lock = self._redis.lock(keys.worker(conversation_id), timeout=self._lock_seconds, blocking=False)
+        if not await lock.acquire():
+            return False  # another worker has it; it looks at the inbox again before it lets go
+        try:
+            while (raw := await self._redis.lindex(inbox, 0)) is not None:
+                inbound, accepted_at = identified(raw)
+                progress = progress_key(inbound)
+                if not await self._handle_with_retries(inbound, accepted_at, raw, progress, lock):
+                    break
+                await self._pop_if_first(keys=[inbox], args=[raw])
+                await self._redis.delete(progress)
                 try:
-                    await lock.release()
+                    await lock.reacquire()
                 except LockError:
-                    log.warning("worker lock expired conversation=%s", conversation_id)
-            if not await self._redis.llen(inbox):
-                return
+                    log.warning("worker lock expired mid-inbox conversation=%s; starting over", conversation_id)
+                    break
+        finally:
+            try:
+                await lock.release()
+            except LockError:
+                log.warning("worker lock expired conversation=%s", conversation_id)
+        return bool(await self._redis.llen(inbox))
+
+    async def _handle_with_retries(self, inbound: Inbound, accepted_at: float, raw: str, progress: str, lock: Lock) -> bool:
+        """Handles the first message until it succeeds or is dead-lettered (True: pop it);
+        False when the lock was lost while waiting (another worker carries on)."""
+        conversation_id = inbound.conversation_id
+        backoff = RETRY_FIRST_BACKOFF
+        while True:
+            # Counted in Redis, so a crashing process does not restart the count forever.
+            attempt = int(await self._redis.hincrby(progress, "attempts", 1))
+            await self._redis.expire(progress, HANDLING_SECONDS)
+            try:
+                await self.handle(inbound, accepted_at, lock)
+                return True
+            except Exception as exc:
+                self._metrics.errors.labels("router").inc()
+                # Only the type: database errors carry the SQL parameters, i.e. the message text.
+                log.debug("handling failed conversation=%s", conversation_id, exc_info=True)
+                if attempt >= self._max_attempts:
+                    await self._dead_letter(inbound, raw, exc, attempt)
+                    return True
+                log.warning("handling failed conversation=%s attempt=%d/%d error=%s; retrying in %.1f s",
+                            conversation_id, attempt, self._max_attempts, type(exc).__name__, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, RETRY_MAX_BACKOFF)
+            try:
+                await lock.reacquire()
+            except LockError:
+                log.warning("worker lock lost while retrying conversation=%s", conversation_id)
+                return False
+
+    async def _dead_letter(self, inbound: Inbound, raw: str, exc: Exception, attempts: int) -> None:
+        """Parks a message that keeps failing where an operator finds it (a Redis error here
+        propagates: the message then stays in the inbox)."""
+        await self._redis.rpush(keys.DEAD_LETTER, json.dumps({
+            "entry": raw, "error": type(exc).__name__, "attempts": attempts, "at": time.time(),
+        }))
+        self._metrics.dead_letters.inc()
+        log.error("dead-lettered conversation=%s attempts=%d error=%s", inbound.conversation_id, attempts, type(exc).__name__)
 
     # -- one message ----------------------------------------------------------------------
 
     async def handle(self, inbound: Inbound, accepted_at: float, lock: Lock | None = None) -> None:
+        """One customer message. Safe to call again after it failed: what an earlier attempt
+        finished (noted under `keys.handling`) is not done twice. `inbound.external_id` is the
+        message identity (`identified` fills it in for inbox entries)."""
         conversation_id = inbound.conversation_id
+        progress = progress_key(inbound)
+        done = await self._redis.hgetall(progress)
         # The customer's line goes into the transcript while the desk and Rasa are asked; it is
         # written before anything that answers it.
-        recorded = asyncio.create_task(self._transcript.record(
-            conversation_id, inbound.channel.value, "customer", transcript_text(inbound),
-        ))
+        recorded = asyncio.create_task(self._record_once(inbound, progress, done))
         try:
-            desk = self._require_desk()
-            if await self._until_desk_answers(lambda: desk.takes_message(inbound), lock):
-                log.info("to desk conversation=%s", conversation_id)
-                return
-            await self._delivery.typing(conversation_id)
-            try:
-                replies = await self._rasa.send(inbound, on_delay=lambda: self._after(recorded, self._tell_delay(inbound)))
-            except RasaUnavailable as exc:
-                self._metrics.errors.labels("rasa").inc()
-                log.error("bot unavailable, offering a human conversation=%s: %s", conversation_id, exc)
-                request = HandoffRequest(
-                    reason="bot_unavailable", priority=1, language=inbound.language or "de",
-                    summary="The assistant did not answer; the customer's last message is in the transcript.",
-                )
-                await recorded
-                await self._until_desk_answers(lambda: desk.request_handoff(conversation_id, inbound.channel, request), lock)
-                return
+            if done.get("desk"):
+                return  # an earlier attempt gave the message to the desk
+            if "replies" in done:
+                replies = decode_replies(done["replies"])
+            else:
+                desk = self._require_desk()
+                if await self._until_desk_answers(lambda: desk.takes_message(inbound), lock):
+                    await self._redis.hset(progress, "desk", "1")
+                    log.info("to desk conversation=%s", conversation_id)
+                    return
+                await self._delivery.typing(conversation_id)
+                try:
+                    replies = await self._rasa.send(inbound, on_delay=lambda: self._after(recorded, self._tell_delay(inbound)))
+                except RasaUnavailable as exc:
+                    self._metrics.errors.labels("rasa").inc()
+                    log.error("bot unavailable, offering a human conversation=%s: %s", conversation_id, exc)
+                    replies = [HandoffRequest(
+                        reason="bot_unavailable", priority=1, language=inbound.language or "de",
+                        summary="The assistant did not answer; the customer's last message is in the transcript.",
+                    )]
+                # Kept before anything is sent: a retry sends these rather than asking Rasa again.
+                await self._redis.hset(progress, "replies", encode_replies(replies))
             await recorded
-            await self.dispatch(conversation_id, inbound.channel, replies, lock)
+            await self.dispatch(conversation_id, inbound.channel, replies, lock, progress, int(done.get("dispatched", 0)))
         finally:
             await recorded
         await self._redis.delete(keys.delay_notice(conversation_id))
         self._metrics.bot_latency.labels(inbound.channel.value).observe(time.time() - accepted_at)
+
+    async def _record_once(self, inbound: Inbound, progress: str, done: dict[str, str]) -> None:
+        if done.get("recorded"):
+            return
+        await self._transcript.record(
+            inbound.conversation_id, inbound.channel.value, "customer", transcript_text(inbound),
+        )
+        await self._redis.hset(progress, "recorded", "1")
 
     @staticmethod
     async def _after(first: Awaitable[None], then: Awaitable[None]) -> None:
@@ -169,22 +283,30 @@ class Router:
         await then
 
     async def dispatch(
-        self, conversation_id: str, channel: Channel, replies: list[Outbound | HandoffRequest], lock: Lock | None = None,
+        self, conversation_id: str, channel: Channel, replies: list[Outbound | HandoffRequest],
+        lock: Lock | None = None, progress: str | None = None, done: int = 0,
     ) -> None:
-        """Bot messages to the Delivery, in order; a handoff payload to the desk."""
-        pending: list[Outbound] = []
-        for reply in replies:
+        """Bot messages to the Delivery, in order; a handoff payload to the desk.
+
+        With `progress` (a `keys.handling` hash) the number of replies dispatched is noted there
+        after each step, and the first `done` replies are skipped: a retry carries on where the
+        failed attempt stopped."""
+        i = done
+        while i < len(replies):
+            reply = replies[i]
             if isinstance(reply, HandoffRequest):
-                if pending:
-                    await self._delivery.deliver(conversation_id, pending)
-                    pending = []
                 log.info("handoff requested conversation=%s reason=%s", conversation_id, reply.reason)
                 desk, request = self._require_desk(), reply
                 await self._until_desk_answers(lambda: desk.request_handoff(conversation_id, channel, request), lock)
+                i += 1
             else:
-                pending.append(reply)
-        if pending:
-            await self._delivery.deliver(conversation_id, pending)
+                batch: list[Outbound] = []
+                while i < len(replies) and isinstance(replies[i], Outbound):
+                    batch.append(replies[i])  # type: ignore[arg-type]
+                    i += 1
+                await self._delivery.deliver(conversation_id, batch)
+            if progress is not None:
+                await self._redis.hset(progress, "dispatched", str(i))
 
     async def _until_desk_answers(self, call: Callable[[], Awaitable[T]], lock: Lock | None) -> T:
         """The desk keeps nothing when its Redis is away: ask again with backoff, holding the

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping
 
 from db.engine import DEFAULT_DATABASE_URL
@@ -33,6 +33,8 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Connections of one process's Redis pool; under load callers wait for a free one.
+    redis_max_connections: int = 500
     rasa_url: str = "http://127.0.0.1:5005"
     public_url: str = "http://localhost:8080"
     gateway_host: str = "0.0.0.0"
@@ -42,6 +44,9 @@ class Settings:
     twilio_auth_token: str = "shopdesk-dev-token"
     twilio_whatsapp_from: str = "whatsapp:+14155238886"
     twilio_api_base: str = "https://api.twilio.com"
+    # A send that fails transiently (network, 429, 5xx) is tried this often within this time.
+    twilio_send_attempts: int = 4
+    twilio_retry_seconds: float = 20.0
 
     # Limits that protect the bot and the agents from floods.
     max_message_chars: int = 4096
@@ -49,6 +54,9 @@ class Settings:
     # A slow or down Rasa: retry with backoff this long, then offer a human.
     rasa_timeout_seconds: float = 10.0
     rasa_give_up_seconds: float = 30.0
+    # A customer message whose handling keeps failing (database, Redis) is tried this often,
+    # with backoff, before it goes to the dead-letter list.
+    router_max_attempts: int = 8
 
     agent_tokens: str = ""  # "name:token,name:token"
     business_hours: str = "Mon-Fri 08:00-18:00 Europe/Berlin"
@@ -58,8 +66,6 @@ class Settings:
     whatsapp_window_hours: float = 24.0
     whatsapp_template_sid: str = ""
 
-    extra: dict[str, str] = field(default_factory=dict)
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
@@ -67,6 +73,7 @@ class Settings:
         return cls(
             database_url=env.get("DATABASE_URL") or d.database_url,
             redis_url=env.get("REDIS_URL") or d.redis_url,
+            redis_max_connections=max(1, _int(env, "REDIS_MAX_CONNECTIONS", d.redis_max_connections)),
             rasa_url=(env.get("RASA_URL") or d.rasa_url).rstrip("/"),
             public_url=(env.get("PUBLIC_URL") or f"http://localhost:{_int(env, 'GATEWAY_PORT', d.gateway_port)}").rstrip("/"),
             gateway_host=env.get("GATEWAY_HOST") or d.gateway_host,
@@ -75,10 +82,13 @@ class Settings:
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or d.twilio_auth_token,
             twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM") or d.twilio_whatsapp_from,
             twilio_api_base=(env.get("TWILIO_API_BASE") or d.twilio_api_base).rstrip("/"),
+            twilio_send_attempts=max(1, _int(env, "TWILIO_SEND_ATTEMPTS", d.twilio_send_attempts)),
+            twilio_retry_seconds=_float(env, "TWILIO_RETRY_SECONDS", d.twilio_retry_seconds),
             max_message_chars=_int(env, "MAX_MESSAGE_CHARS", d.max_message_chars),
             rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", d.rate_limit_per_minute),
             rasa_timeout_seconds=_float(env, "RASA_TIMEOUT_SECONDS", d.rasa_timeout_seconds),
             rasa_give_up_seconds=_float(env, "RASA_GIVE_UP_SECONDS", d.rasa_give_up_seconds),
+            router_max_attempts=max(1, _int(env, "ROUTER_MAX_ATTEMPTS", d.router_max_attempts)),
             agent_tokens=env.get("AGENT_TOKENS", d.agent_tokens),
             business_hours=env.get("BUSINESS_HOURS") or d.business_hours,
             agent_max_conversations=_int(env, "AGENT_MAX_CONVERSATIONS", d.agent_max_conversations),
