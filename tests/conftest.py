@@ -98,15 +98,20 @@ def trained_model() -> Path:
 
 
 @pytest.fixture(scope="session")
+def rasa_tracker_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SQLite file of the test Rasa server's tracker store (tests that move time read it)."""
+    return tmp_path_factory.mktemp("rasa") / "tracker.db"
+
+
+@pytest.fixture(scope="session")
 def rasa_server(
-    action_server: str, redis_url: str, trained_model: Path, service_logs: Path,
-    tmp_path_factory: pytest.TempPathFactory,
+    action_server: str, redis_url: str, trained_model: Path, service_logs: Path, rasa_tracker_db: Path,
 ) -> Iterator[str]:
-    work = tmp_path_factory.mktemp("rasa")
+    work = rasa_tracker_db.parent
     env = stack.app_env(
         ACTION_SERVER_URL=action_server,
         REDIS_URL=redis_url,
-        RASA_TRACKER_DB_URL=f"sqlite:///{work / 'tracker.db'}",
+        RASA_TRACKER_DB_URL=f"sqlite:///{rasa_tracker_db}",
     )
     endpoints = stack.write_endpoints(work / "endpoints.yml", env)
     service = stack.start_rasa(stack.free_port(), trained_model, endpoints, env, service_logs)

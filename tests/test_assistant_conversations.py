@@ -7,18 +7,22 @@ sender id, so all tests share one Rasa server.
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import create_engine, session_factory
 from db.models import Complaint, Feedback
 
+ROOT = Path(__file__).resolve().parent.parent
 STAR_PAYLOADS = [f'/give_rating{{"rating": {n}}}' for n in range(1, 6)]
 
 
@@ -287,3 +291,55 @@ async def test_an_unreadable_rating_is_asked_again_once_then_dropped(chat, sessi
     assert "lassen wir die Bewertung" in text_of(dropped) and not is_rating_question(dropped)
     [row] = await feedback_rows(sessions, conversation.sender)
     assert row.rating is None
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+def backdate(tracker_db: Path, sender: str, minutes: float) -> None:
+    """Move every event of the conversation `minutes` into the past, as if the customer had been
+    silent that long (Rasa decides on expiry from the last user event's timestamp). Rasa's SQL
+    tracker store only appends through its API, so the stored events are rewritten in place."""
+    with sqlite3.connect(tracker_db) as db:
+        changed = db.execute(
+            "UPDATE events SET timestamp = timestamp - :s,"
+            " data = json_set(data, '$.timestamp', json_extract(data, '$.timestamp') - :s)"
+            " WHERE sender_id = :sender", {"s": minutes * 60, "sender": sender},
+        ).rowcount
+    assert changed > 0
+
+
+async def session_starts(rasa_url: str, sender: str) -> int:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{rasa_url}/conversations/{sender}/tracker") as response:
+            events = (await response.json())["events"]
+    return sum(1 for e in events if e["event"] == "session_started")
+
+
+async def test_an_idle_conversation_starts_a_new_session_that_keeps_the_language(
+    chat, sessions, rasa_server: str, rasa_tracker_db: Path,
+) -> None:
+    idle_minutes = yaml.safe_load((ROOT / "domain.yml").read_text())["session_config"]["session_expiration_time"]
+    conversation = chat("en")
+    await conversation.say("Can I pay with PayPal?")
+    assert is_rating_question(await conversation.say("bye"))
+    await conversation.say("5")
+    await conversation.say("no")
+    assert await session_starts(rasa_server, conversation.sender) == 1
+
+    # Just inside the idle time: still the same session, and no second rating.
+    backdate(rasa_tracker_db, conversation.sender, idle_minutes - 5)
+    assert "PayPal" in text_of(await conversation.say("Which payment methods do you take?"))
+    assert await session_starts(rasa_server, conversation.sender) == 1
+    assert not is_rating_question(await conversation.say("bye"))
+
+    # Past it: a new session, the language kept though the channel no longer says it.
+    backdate(rasa_tracker_db, conversation.sender, idle_minutes + 1)
+    conversation.metadata["language"] = None
+    answer = text_of(await conversation.say("How long do I have to return something?"))
+    assert await session_starts(rasa_server, conversation.sender) == 2
+    assert "30" in answer and "days" in answer, answer
+    # A new session is a new conversation: its goodbye asks for stars again.
+    assert is_rating_question(await conversation.say("bye"))
+    await conversation.say("3")
+    await conversation.say("no")
+    assert sorted(row.rating for row in await feedback_rows(sessions, conversation.sender)) == [3, 5]
