@@ -148,10 +148,13 @@ class Router:
         await asyncio.gather(*self._workers, return_exceptions=True)
 
     async def _work(self, conversation_id: str) -> None:
+        # One lock object for the worker's life: after a Redis outage it still knows its token,
+        # so it takes up its own lock again instead of waiting for it to expire.
+        lock = self._redis.lock(keys.worker(conversation_id), timeout=self._lock_seconds, blocking=False)
         backoff = RETRY_FIRST_BACKOFF
         while True:
             try:
-                if not await self._work_inbox(conversation_id):
+                if not await self._work_inbox(conversation_id, lock):
                     return
                 backoff = RETRY_FIRST_BACKOFF
             except RedisError as exc:
@@ -163,11 +166,12 @@ class Router:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, RETRY_MAX_BACKOFF)
 
-    async def _work_inbox(self, conversation_id: str) -> bool:
+    async def _work_inbox(self, conversation_id: str, lock: Lock) -> bool:
         """Works the inbox while holding the conversation's lock; True when it should look again."""
         inbox = keys.inbox(conversation_id)
-        lock = self._redis.lock(keys.worker(conversation_id), timeout=self._lock_seconds, blocking=False)
-        if not await lock.acquire():
+        if await lock.owned():
+            await lock.reacquire()  # still ours from before a Redis outage: extend it
+        elif not await lock.acquire():
             return False  # another worker has it; it looks at the inbox again before it lets go
         try:
             while (raw := await self._redis.lindex(inbox, 0)) is not None:
