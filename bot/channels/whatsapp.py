@@ -3,14 +3,18 @@
 In: `POST /webhooks/twilio/whatsapp` with Twilio's form fields. The `X-Twilio-Signature` is
 checked with twilio's RequestValidator against PUBLIC_URL + path (403 when missing or wrong,
 nothing processed), malformed forms get 400 with the reason, a MessageSid seen before is
-acknowledged and dropped (Redis SET NX with a TTL). The answer is always an empty TwiML
+acknowledged and dropped (Redis SET NX with a TTL; released again when taking the message
+fails, so Twilio's retry of the 500 is processed). The answer is always an empty TwiML
 `<Response/>` right away; the bot's replies go out asynchronously.
 STOP / Abmelden opts the number out: nothing is sent until the customer writes again.
 A reply "2" or a button's title stands for the payload of the buttons offered last.
 
 Out: `client.messages.create_async` through twilio's AsyncTwilioHttpClient, with
 `https://api.twilio.com` replaced by TWILIO_API_BASE. Buttons become a numbered list ("1) …"),
-texts over 1,600 characters are split at paragraph, line or sentence boundaries. Outside
+texts over 1,600 characters are split at paragraph, line or sentence boundaries. A send that
+fails transiently (network, timeout, 429, 5xx) is tried again with backoff, at most
+TWILIO_SEND_ATTEMPTS times within TWILIO_RETRY_SECONDS; other 4xx are final (logged with
+Twilio's error code). A retry after a timeout may reach Twilio twice. Outside
 WhatsApp's reply window (WHATSAPP_WINDOW_HOURS after the customer's last message) only an
 approved template goes out: a message's `custom["whatsapp_template"]` (set by the desk) or
 WHATSAPP_TEMPLATE_SID with the text as variable 1; without one the message is not sent.
@@ -18,15 +22,19 @@ WHATSAPP_TEMPLATE_SID with the text as variable 1; without one the message is no
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
 import re
+import time
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
-from twilio.base.exceptions import TwilioException
+from redis.exceptions import RedisError
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
@@ -50,6 +58,8 @@ TWILIO_API = "https://api.twilio.com"
 MAX_CHARS = 1600
 SEEN_SECONDS = 24 * 3600
 BUTTONS_SECONDS = 24 * 3600
+SEND_FIRST_BACKOFF = 0.5
+SEND_MAX_BACKOFF = 5.0
 OPT_OUT_WORDS = frozenset({"stop", "stopp", "abmelden", "unsubscribe"})
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
@@ -165,13 +175,37 @@ class WhatsAppSender:
 
     async def _create(self, conversation_id: str, **fields: str) -> None:
         assert self._client is not None
-        try:
-            sent = await self._client.messages.create_async(from_=self._settings.twilio_whatsapp_from, **fields)
-        except (TwilioException, OSError) as exc:
-            self._metrics.errors.labels("twilio").inc()
-            log.error("twilio send failed conversation=%s: %s", conversation_id, type(exc).__name__)
+        deadline = time.monotonic() + self._settings.twilio_retry_seconds
+        backoff = SEND_FIRST_BACKOFF
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                sent = await self._client.messages.create_async(from_=self._settings.twilio_whatsapp_from, **fields)
+            except (TwilioException, OSError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                # Status and Twilio's code only: the exception's message may hold the number.
+                status, code = getattr(exc, "status", None), getattr(exc, "code", None)
+                remaining = deadline - time.monotonic()
+                if not transient(exc) or attempt >= self._settings.twilio_send_attempts or remaining <= 0:
+                    self._metrics.errors.labels("twilio").inc()
+                    log.error("twilio send failed conversation=%s attempts=%d status=%s code=%s error=%s",
+                              conversation_id, attempt, status, code, type(exc).__name__)
+                    return
+                log.warning("twilio send failed conversation=%s attempt=%d status=%s code=%s error=%s; retrying in %.1f s",
+                            conversation_id, attempt, status, code, type(exc).__name__, min(backoff, remaining))
+                await asyncio.sleep(min(backoff, remaining))
+                backoff = min(backoff * 2, SEND_MAX_BACKOFF)
+                continue
+            log.info("twilio sent conversation=%s sid=%s attempts=%d", conversation_id, sent.sid, attempt)
             return
-        log.info("twilio sent conversation=%s sid=%s", conversation_id, sent.sid)
+
+
+def transient(exc: BaseException) -> bool:
+    """Worth another try: network trouble, Twilio's rate limit or its server errors; not a
+    refused request (bad number, template, auth) nor an answer the client could not read."""
+    if isinstance(exc, TwilioRestException):
+        return exc.status == 429 or exc.status >= 500
+    return not isinstance(exc, TwilioException)
 
 
 # -- in -------------------------------------------------------------------------------------
@@ -237,10 +271,28 @@ async def webhook(request: web.Request) -> web.Response:
         metrics.errors.labels("rejected_malformed").inc()
         raise web.HTTPBadRequest(text=f"{rejected.reason}: {rejected.detail}") from None
 
-    if not await redis.set(keys.seen("twilio", sid), "1", nx=True, ex=SEEN_SECONDS):
+    seen = keys.seen("twilio", sid)
+    if not await redis.set(seen, "1", nx=True, ex=SEEN_SECONDS):
         log.info("duplicate MessageSid dropped sid=%s", sid)
         return _twiml()
+    try:
+        await _accept(app, sender, sid, body, media)
+    except Exception as exc:
+        # Twilio retries a webhook that got a 5xx: the retry must not be taken for a duplicate.
+        try:
+            await redis.delete(seen)
+        except RedisError:
+            log.warning("could not release the MessageSid after a failure sid=%s", sid)
+        metrics.errors.labels("webhook").inc()
+        # Only the type: database errors carry the SQL parameters (the number, the text).
+        log.error("webhook failed, Twilio will retry sid=%s error=%s", sid, type(exc).__name__)
+        raise web.HTTPInternalServerError(text="the message could not be taken; retry later") from None
+    return _twiml()
 
+
+async def _accept(app: web.Application, sender: str, sid: str, body: str, media: tuple[Media, ...]) -> None:
+    """A new message: the contact, then opt-out, limits, and the router's inbox."""
+    settings, redis, metrics = app[appkeys.SETTINGS], app[appkeys.REDIS], app[appkeys.METRICS]
     conversation_id = whatsapp_id(sender)
     language = language_of_number(sender)
     opting_out = body.strip().casefold() in OPT_OUT_WORDS
@@ -248,7 +300,7 @@ async def webhook(request: web.Request) -> web.Response:
     if opting_out:
         await app[appkeys.TRANSCRIPT].record(conversation_id, Channel.whatsapp.value, "customer", body.strip())
         log.info("opted out conversation=%s", conversation_id)
-        return _twiml()
+        return
 
     try:
         check_length(body, settings.max_message_chars)
@@ -264,14 +316,13 @@ async def webhook(request: web.Request) -> web.Response:
             await app[appkeys.DELIVERY].deliver(conversation_id, [Outbound(
                 text=customer_text(rejected.reason, language, limit=settings.max_message_chars),
             )])
-        return _twiml()
+        return
 
     text = await _payload_for_reply(redis, conversation_id, body) or body.strip()
     await app[appkeys.ROUTER].submit(Inbound(
         conversation_id=conversation_id, channel=Channel.whatsapp, text=text,
         language=language, media=media, external_id=sid,
     ))
-    return _twiml()
 
 
 def add_routes(app: web.Application) -> None:
