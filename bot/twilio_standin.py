@@ -5,6 +5,11 @@ Basic auth with TWILIO_ACCOUNT_SID:TWILIO_AUTH_TOKEN) records the message and an
 Twilio (201, a message resource with a fresh `SM…` sid). `GET` of the same path lists the
 recorded messages in Twilio's list shape, newest first; `?To=` filters like Twilio's.
 
+For tests of failures, `POST /2010-04-01/Accounts/{sid}/StandinFailures.json` with JSON
+`{"to": "whatsapp:+49…", "count": N, "status": 503, "code": 20503}` makes the next N sends to
+that address fail with that status and Twilio error code (nothing recorded); `GET` of the same
+path with `?to=` answers `{"remaining": n, "failed": k}` (k: failures served so far).
+
     python -m bot.twilio_standin --port 8099
 """
 
@@ -24,7 +29,10 @@ from aiohttp import web
 from bot.settings import Settings
 
 PATH = "/2010-04-01/Accounts/{sid}/Messages.json"
+FAILURES_PATH = "/2010-04-01/Accounts/{sid}/StandinFailures.json"
 RECORDED = web.AppKey("recorded", list)
+# Per address: {"remaining", "failed", "status", "code"} of the failures a test asked for.
+FAILURES = web.AppKey("failures", dict)
 CREDENTIALS = web.AppKey("credentials", tuple)
 
 
@@ -55,6 +63,11 @@ async def create_message(request: web.Request) -> web.Response:
     body, content_sid = form.get("Body"), form.get("ContentSid")
     if not to:
         return _error(400, 21604, "A 'To' phone number is required.")
+    failure = request.app[FAILURES].get(to)
+    if failure and failure["remaining"] > 0:
+        failure["remaining"] -= 1
+        failure["failed"] += 1
+        return _error(failure["status"], failure["code"], "Failure requested through StandinFailures.json.")
     if not from_:
         return _error(400, 21603, "A 'From' phone number is required.")
     if not body and not content_sid:
@@ -89,12 +102,36 @@ async def list_messages(request: web.Request) -> web.Response:
     })
 
 
+async def set_failures(request: web.Request) -> web.Response:
+    if not _authorized(request):
+        return _error(401, 20003, "Authenticate")
+    try:
+        spec = await request.json()
+        to, count, status, code = str(spec["to"]), int(spec["count"]), int(spec["status"]), int(spec["code"])
+    except (ValueError, KeyError, TypeError):
+        return _error(400, 21000, "Send JSON {to, count, status, code}.")
+    if not 400 <= status <= 599:
+        return _error(400, 21000, "status must be an HTTP error status (400-599).")
+    request.app[FAILURES][to] = {"remaining": count, "failed": 0, "status": status, "code": code}
+    return web.json_response(request.app[FAILURES][to])
+
+
+async def get_failures(request: web.Request) -> web.Response:
+    if not _authorized(request):
+        return _error(401, 20003, "Authenticate")
+    failure = request.app[FAILURES].get(request.query.get("to", ""), {"remaining": 0, "failed": 0})
+    return web.json_response({"remaining": failure["remaining"], "failed": failure["failed"]})
+
+
 def create_app(account_sid: str, auth_token: str) -> web.Application:
     app = web.Application()
     app[RECORDED] = []
+    app[FAILURES] = {}
     app[CREDENTIALS] = (account_sid, auth_token)
     app.router.add_post(PATH, create_message)
     app.router.add_get(PATH, list_messages)
+    app.router.add_post(FAILURES_PATH, set_failures)
+    app.router.add_get(FAILURES_PATH, get_failures)
     return app
 
 
