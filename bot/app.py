@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot import appkeys
 from bot.channels import webchat, whatsapp
@@ -31,6 +31,8 @@ from bot.transcript import Transcript
 from db.engine import create_engine, session_factory
 
 STATIC = Path(__file__).resolve().parent / "static"
+# Under load a Redis call waits this long for a free pooled connection before it fails.
+REDIS_POOL_WAIT_SECONDS = 20.0
 
 
 async def _index(_request: web.Request) -> web.FileResponse:
@@ -47,7 +49,7 @@ def create_app(settings: Settings) -> web.Application:
     from handoff.app import setup_handoff  # the desk is its own package; imported here, where it is wired in
 
     app = web.Application(client_max_size=256 * 1024)
-    redis = Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+    redis = redis_client(settings)
     engine = create_engine(settings.database_url)
     sessionmaker = session_factory(engine)
     metrics = Metrics()
@@ -101,6 +103,17 @@ def create_app(settings: Settings) -> web.Application:
     router.desk = desk
     app[appkeys.DESK] = desk
     return app
+
+
+def redis_client(settings: Settings) -> Redis:
+    """One bounded pool per process: at many concurrent conversations (each worker, lock,
+    pub/sub listener holds a connection for a while) callers queue for a connection instead of
+    opening ever more of them or failing."""
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=settings.redis_max_connections, timeout=REDIS_POOL_WAIT_SECONDS,
+        decode_responses=True, health_check_interval=30,
+    )
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
 
 
 async def _redis_pool(app: web.Application) -> AsyncIterator[None]:
