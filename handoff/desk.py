@@ -4,7 +4,7 @@ Failure behaviour towards the router: `takes_message` and `request_handoff` rais
 `DeskUnavailable` when Redis does not answer. They never swallow the customer's message: the
 router must keep the message in its inbox and try again (the transcript already holds it).
 Each step is idempotent under a retry: enqueuing a conversation that is already queued is a
-no-op, and a retried customer message is only shown to the agent once more.
+no-op, and a retried customer message (same `Inbound.external_id`) is shown to the agent once.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # Customers at this queue place or better hear when they move up.
 POSITION_NOTICE_UP_TO = 3
+# How long the desk remembers that a customer message was shown (router retries come within minutes).
+SHOWN_SECONDS = 24 * 3600
 
 
 class DeskUnavailable(Exception):
@@ -248,11 +250,7 @@ class HandoffDesk:
                 await self.delivery.deliver(cid, [Outbound(text=texts.text("left", lang))])
                 await self.tell_positions()
                 return
-        await self.events.publish({
-            "type": "message", "conversation_id": cid, "sender": "customer", "text": inbound.text,
-            "media": [{"url": m.url, "content_type": m.content_type} for m in inbound.media],
-            "at": now, "to": conv.agent if conv.state is ConversationState.agent else None,
-        })
+        await self._show_once(conv, inbound, now)
         if conv.state is not ConversationState.queued:
             return
         reply: str | None = None
@@ -268,6 +266,21 @@ class HandoffDesk:
             reply = texts.text("kept", lang)
         if reply:
             await self.delivery.deliver(cid, [Outbound(text=reply)])
+
+    async def _show_once(self, conv: DeskConversation, inbound: Inbound, now: float) -> None:
+        """The customer's message to the agents, once per message identity. Marked after it was
+        published: a failure in between shows it twice rather than never."""
+        cid = conv.conversation_id
+        shown = keys.shown(cid, inbound.external_id) if inbound.external_id else None
+        if shown is not None and await self.redis.exists(shown):
+            return
+        await self.events.publish({
+            "type": "message", "conversation_id": cid, "sender": "customer", "text": inbound.text,
+            "media": [{"url": m.url, "content_type": m.content_type} for m in inbound.media],
+            "at": now, "to": conv.agent if conv.state is ConversationState.agent else None,
+        })
+        if shown is not None:
+            await self.redis.set(shown, "1", ex=SHOWN_SECONDS)
 
     async def _queued_text(self, lang: str, position: int, open_now: bool, now: float) -> str:
         if not open_now:
