@@ -27,7 +27,7 @@ bench: model
 
 # NLU intent F1 by 3-fold cross-validation (slow: not part of `make test`).
 nlu-eval: setup
-	@$(RASA) test nlu --nlu data/nlu --config config.yml --cross-validation --folds 3 --out results/nlu
+	@$(APP_PY) scripts/nlu_eval.py 3
 
 clean:
 	rm -rf models var results

@@ -5,6 +5,7 @@ database_url   a migrated database: a SQLite file, and a fresh PostgreSQL databa
                TEST_DATABASE_URL is set (tests that use it run once per database)
 action_server  the rasa-sdk action server on that database
 rasa_server    Rasa 3.6 on the model trained from the current data, calling that action server
+browser        Debian's Chromium through Playwright (CHROMIUM_PATH), never a downloaded browser
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import asyncio
 import os
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,3 +119,18 @@ def rasa_server(
     service = stack.start_rasa(stack.free_port(), trained_model, endpoints, env, service_logs)
     yield service.url
     service.stop()
+
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
