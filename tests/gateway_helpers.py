@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ import stack  # scripts/ is on sys.path through tests/conftest.py
 from bot.app import create_app
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
+from db.migrate import upgrade
 from db.models import Feedback, Message
 
 ACCOUNT_SID = "AC" + "5" * 32
@@ -94,6 +96,39 @@ async def gateway(redis_url: str, database_url: str, rasa_server: str, twilio_st
     settings = Settings.from_env(gateway_env(redis_url, database_url, rasa_server, twilio_standin))
     async with running_gateway(settings) as running:
         yield running
+
+
+@pytest.fixture
+def own_database(tmp_path: Path) -> tuple[str, Path]:
+    """A migrated SQLite database (URL, file) for one gateway, so breaking it harms no other test."""
+    path = tmp_path / "gateway.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    return url, path
+
+
+@contextmanager
+def inserts_fail(path: Path, table: str = "messages") -> Iterator[None]:
+    """Every insert into `table` of this SQLite file fails (as on a failing disk) until the block ends."""
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TRIGGER failing_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'disk failing'); END")
+    try:
+        yield
+    finally:
+        with sqlite3.connect(path) as db:
+            db.execute(f"DROP TRIGGER IF EXISTS failing_{table}")
+
+
+async def standin_failures(twilio_url: str, to: str, **spec: int) -> dict[str, int]:
+    """With `spec` (count, status, code): the stand-in fails the next sends to `to`; the state either way."""
+    async with aiohttp.ClientSession(headers={"Authorization": basic(ACCOUNT_SID, AUTH_TOKEN)}) as session:
+        url = f"{twilio_url}/2010-04-01/Accounts/{ACCOUNT_SID}/StandinFailures.json"
+        if spec:
+            async with session.post(url, json={"to": to, **spec}) as response:
+                assert response.status == 200, await response.text()
+        async with session.get(url, params={"to": to}) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
 
 
 # -- WhatsApp -----------------------------------------------------------------------------------
