@@ -4,7 +4,8 @@ The application is the real `bot.app.create_app(Settings.from_env())`, served th
 `python -m bot` serves it; bench/bare_transport.py adds its two routes and its subscriber to it,
 so the baseline shares the process, the event loop and the Redis pool with the desk's paths.
 
-BENCH_PROFILE=<file>: run under cProfile and write the stats there on shutdown.
+BENCH_PROFILE=<file>: profile with cProfile between `POST /bench/profile/on` and `…/off` (the
+benchmark's agent-message phases with --profile-a) and write the stats there on shutdown.
 """
 
 from __future__ import annotations
@@ -31,15 +32,21 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
 
+    profile_to = os.environ.get("BENCH_PROFILE")
+    profiler = cProfile.Profile() if profile_to else None
+
+    async def toggle(request: web.Request) -> web.Response:
+        assert profiler is not None
+        (profiler.enable if request.match_info["state"] == "on" else profiler.disable)()
+        return web.json_response({})
+
     async def app() -> web.Application:
         application = create_app(settings)
         BareTransport(application[appkeys.REDIS]).add_to(application)
+        if profiler:
+            application.router.add_post("/bench/profile/{state}", toggle)
         return application
 
-    profile_to = os.environ.get("BENCH_PROFILE")
-    profiler = cProfile.Profile() if profile_to else None
-    if profiler:
-        profiler.enable()
     try:
         web.run_app(app(), host=settings.gateway_host, port=settings.gateway_port, access_log=None,
                     print=lambda text: logging.getLogger("bot").info(text.strip().replace("\n", " ")))

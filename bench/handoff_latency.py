@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import secrets
 import statistics
@@ -70,6 +71,14 @@ TITLES = {"handoff": "handoff request → agent websocket", "message": "agent me
 TARGET_MS = 50.0
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) of a process so far: gateway A's from /proc, or this process's."""
+    if pid is None:
+        return time.process_time()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
@@ -77,8 +86,10 @@ def percentile(values: list[float], p: float) -> float:
 
 class Bench:
     def __init__(self, session: aiohttp.ClientSession, a_url: str, b_url: str, desk, bare_b: BareTransport,
-                 n: int, window: float, rng: random.Random) -> None:
-        self.session, self.a_url, self.b_url = session, a_url, b_url
+                 n: int, window: float, rng: random.Random, a_pid: int) -> None:
+        self.session, self.a_url, self.b_url, self.a_pid = session, a_url, b_url, a_pid
+        self.profile_a = bool(os.environ.get("BENCH_PROFILE"))  # see bench/handoff_gateway.py
+        self.cpu: dict[tuple[str, str, str], float] = {}  # (shape, path, kind) → CPU seconds of the working process
         self.desk, self.bare_b, self.n, self.window, self.rng = desk, bare_b, n, window, rng
         self.auth = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -94,6 +105,9 @@ class Bench:
             await call(cid)
 
         await asyncio.gather(*(later(cid, self.rng.uniform(0, self.window)) for cid in ids))
+
+    def _count_cpu(self, shape: str, path: str, kind: str, seconds: float) -> None:
+        self.cpu[(shape, path, kind)] = self.cpu.get((shape, path, kind), 0.0) + seconds
 
     async def socket(self, url: str, first: str, **kwargs) -> aiohttp.ClientWebSocketResponse:
         ws = await self.session.ws_connect(url.replace("http", "ws", 1), **kwargs)
@@ -151,8 +165,10 @@ class Bench:
             started: dict[str, float] = {}
             done = asyncio.Event()
             reader = asyncio.create_task(arrivals(agent_ws if kind == "desk" else bare_agent_ws, got, done, added))
+            cpu = cpu_seconds(None)
             await (desk_handoff if kind == "desk" else bare_handoff)(got, started)
             await asyncio.wait_for(done.wait(), 30)
+            self._count_cpu(shape, "handoff", kind, cpu_seconds(None) - cpu)
             reader.cancel()
             results[("handoff", kind)] = [got[cid] - started[cid] for cid in ids]
         print(f"  {shape}: handoffs queued", file=sys.stderr, flush=True)
@@ -183,8 +199,14 @@ class Bench:
                 async with session.post(url.format(cid), headers=auth, json={"text": text[cid]}) as response:
                     assert response.status == 200, await response.text()
 
+            if self.profile_a and kind == "desk":
+                await session.post(f"{self.a_url}/bench/profile/on")
+            cpu = cpu_seconds(self.a_pid)
             await self.fire(shape, ids, say)
             await asyncio.wait_for(asyncio.gather(*readers), 30)
+            self._count_cpu(shape, "message", kind, cpu_seconds(self.a_pid) - cpu)
+            if self.profile_a and kind == "desk":
+                await session.post(f"{self.a_url}/bench/profile/off")
             results[("message", kind)] = [arrived[cid] - sent_at[cid] for cid in ids]
         print(f"  {shape}: agent messages delivered", file=sys.stderr, flush=True)
 
@@ -236,8 +258,9 @@ async def main() -> int:
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             bench = Bench(session, gateway_a.url, f"http://127.0.0.1:{settings.gateway_port}", app_b[appkeys.DESK],
-                          bare_b, args.conversations, args.window, random.Random(args.seed))
+                          bare_b, args.conversations, args.window, random.Random(args.seed), process.pid)
             await bench.one_round("burst", False)  # warm-up: connections, caches, SQLite pages
+            bench.cpu.clear()
             for round_ in range(args.rounds):
                 for shape in shapes:  # shapes interleaved too
                     for (path, kind), values in (await bench.one_round(shape, bare_first=round_ % 2 == 1)).items():
@@ -253,8 +276,10 @@ async def main() -> int:
     print(f"burst: all requests in the same instant; sustained: each at a random moment within {args.window:g} s "
           f"(≈{args.conversations / args.window:.0f}/s)")
     print("bare = the same hops without the desk (one PUBLISH, a subscriber, the websocket); ratio = desk / bare")
+    print("cpu/req = CPU ms per request of the process doing the work (handoff: this process, i.e. gateway B and "
+          "the clients; message: gateway A), desk / bare")
     print(f"{'shape':<10} {'path':<35} {'n':>4}  {'desk p50':>8} {'p95':>7}  {'bare p50':>8} {'p95':>7}  "
-          f"{'ratio p50':>9} {'p95':>6}  target p95 < {TARGET_MS:g} ms")
+          f"{'ratio p50':>9} {'p95':>6}  {'cpu/req':>11}  target p95 < {TARGET_MS:g} ms")
     ok = True
     for shape in shapes:
         for path in PATHS:
@@ -263,8 +288,9 @@ async def main() -> int:
             d50, d95, b50, b95 = percentile(desk, 50), percentile(desk, 95), percentile(bare, 50), percentile(bare, 95)
             met = d95 < TARGET_MS
             ok &= met
+            cpu = f"{bench.cpu[(shape, path, 'desk')] * 1000 / len(desk):.2f}/{bench.cpu[(shape, path, 'bare')] * 1000 / len(bare):.2f}"
             print(f"{shape:<10} {TITLES[path]:<35} {len(desk):4d}  {d50:8.1f} {d95:7.1f}  {b50:8.1f} {b95:7.1f}  "
-                  f"{d50 / b50:9.2f} {d95 / b95:6.2f}  {'met' if met else 'NOT met'}"
+                  f"{d50 / b50:9.2f} {d95 / b95:6.2f}  {cpu:>11}  {'met' if met else 'NOT met'}"
                   f"   (desk max {max(desk):.0f}, mean {statistics.mean(desk):.1f} ms)")
     print(f"logs: {logs}")
     return 0 if ok else 1

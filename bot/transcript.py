@@ -6,6 +6,8 @@ as the history a reconnecting web chat shows, and by the desk for the agent.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -19,6 +21,10 @@ HISTORY_LIMIT = 200
 class Transcript:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
+        # SQLite has one writer at a time; this process's writers that contend for its lock
+        # wait in the busy handler's sleeps (1, 2, 5, … 100 ms). They take turns here instead.
+        bind = sessionmaker.kw.get("bind")
+        self._write_turn = asyncio.Lock() if bind is not None and bind.dialect.name == "sqlite" else None
 
     async def record(
         self, conversation_id: str, channel: str, sender: Sender | str, text: str, agent_id: str | None = None,
@@ -31,7 +37,7 @@ class Transcript:
         """Several lines (sender, text, agent_id) in one transaction, in this order."""
         if not lines:
             return
-        async with self._sessionmaker() as session, session.begin():
+        async with self._write_turn or contextlib.nullcontext(), self._sessionmaker() as session, session.begin():
             await session.execute(insert(Message), [
                 {"conversation_id": conversation_id, "channel": channel, "sender": Sender(sender).value,
                  "text": text, "agent_id": agent_id}

@@ -154,11 +154,11 @@ class HandoffDesk:
 
     async def send(self, conversation_id: str, agent: str, text: str) -> Outbound:
         now = self.clock()
-        conv = await self.queue.get(conversation_id)
-        if conv is None or conv.state is not ConversationState.agent or conv.agent != agent:
-            raise NotOwner(conv.state if conv else ConversationState.bot, conv.agent if conv else None)
+        state, owner, channel = await self.queue.holder(conversation_id)
+        if state is not ConversationState.agent or owner != agent:
+            raise NotOwner(state, owner)
         message = Outbound(text=text, sender="agent", agent_id=agent)
-        if conv.channel == Channel.whatsapp.value:
+        if channel == Channel.whatsapp.value:
             left, last = await self.window_left(conversation_id, now)
             if left <= 0:
                 if not self.settings.whatsapp_template_sid:
@@ -335,8 +335,18 @@ class HandoffDesk:
         await self.tell_positions()
 
     async def _sweep_grace(self, now: float) -> None:
-        for conv in await self.queue.assigned():
-            if conv.agent is None:
+        # One look per agent, not a script per conversation: an agent who is online or was seen
+        # within the grace period keeps all of them (the script, which decides, would refuse).
+        away: dict[str, bool] = {}
+        for cid, agent in await self.queue.owners():
+            if agent not in away:
+                away[agent] = await self.queue.maybe_away(
+                    agent, now, self.events.stale_seconds, self.settings.agent_grace_seconds,
+                )
+            if not away[agent]:
+                continue
+            conv = await self.queue.get(cid)
+            if conv is None or conv.agent is None:
                 continue
             position = await self.queue.expire_grace(
                 conv.conversation_id, conv.agent, now, self.events.stale_seconds, self.settings.agent_grace_seconds,

@@ -205,6 +205,36 @@ class DeskQueue:
         ids = sorted(_s(i) for i in await self.redis.smembers(key))
         return await self._many(ids)
 
+    async def holder(self, conversation_id: str) -> tuple[ConversationState, str | None, str | None]:
+        """(state, agent, channel): what an agent action checks, without reading the whole card."""
+        state, agent, channel = await self.redis.hmget(keys.conversation(conversation_id), ["state", "agent", "channel"])
+        return (ConversationState(_s(state)) if state else ConversationState.bot), _s(agent) or None, _s(channel) or None
+
+    async def owners(self) -> list[tuple[str, str]]:
+        """(conversation id, agent) of every conversation with an agent, by id."""
+        ids = sorted(_s(i) for i in await self.redis.smembers(keys.ASSIGNED))
+        if not ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for i in ids:
+                pipe.hget(keys.conversation(i), "agent")
+            agents = await pipe.execute()
+        return [(i, _s(a)) for i, a in zip(ids, agents) if a]
+
+    async def maybe_away(self, agent: str, now: float, stale: float, grace: float) -> bool:
+        """False when `expire_grace` would certainly refuse every conversation of the agent: it has
+        a live socket, or was seen within the grace period (a claim time only makes it later)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zcount(keys.agent_sockets(agent), now - stale, "+inf")
+            pipe.get(keys.agent_seen(agent))
+            live, seen = await pipe.execute()
+        if int(live) > 0:
+            return False
+        try:
+            return now - float(_s(seen) or 0) >= grace
+        except ValueError:
+            return True
+
     async def _many(self, ids: list[str]) -> list[DeskConversation]:
         if not ids:
             return []
