@@ -361,7 +361,8 @@ class HandoffDesk:
         timeout = self.settings.queue_timeout_seconds
         when = dt.datetime.fromtimestamp(now, dt.timezone.utc)
         open_now = self.hours.is_open(when)
-        for conv in await self.queue.entries():
+        # Only those queued more than timeout / 2 ago can be due (out of hours, the wait starts later).
+        for conv in await self.queue.queued_before(now - timeout / 2):
             started = conv.queued_at
             if conv.out_of_hours:
                 started = max(started, self.hours.next_open(dt.datetime.fromtimestamp(conv.queued_at, dt.timezone.utc)).timestamp())

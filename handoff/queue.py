@@ -20,6 +20,7 @@ from handoff.state import (
     PRIORITY_URGENT,
     ConversationState,
     DeskConversation,
+    queued_at_of,
     queue_score,
 )
 
@@ -203,6 +204,13 @@ class DeskQueue:
     async def assigned(self, agent: str | None = None) -> list[DeskConversation]:
         key = keys.agent_conversations(agent) if agent else keys.ASSIGNED
         ids = sorted(_s(i) for i in await self.redis.smembers(key))
+        return await self._many(ids)
+
+    async def queued_before(self, when: float) -> list[DeskConversation]:
+        """Queued conversations that entered the queue before `when`, next first. The time is read
+        from the queue's scores (ms precision, rounded down), so only these hashes are read."""
+        ids = [_s(i) for i, score in await self.redis.zrange(keys.QUEUE, 0, -1, withscores=True)
+               if queued_at_of(score) < when]
         return await self._many(ids)
 
     async def holder(self, conversation_id: str) -> tuple[ConversationState, str | None, str | None]:

@@ -28,6 +28,11 @@ def queue_score(priority: int, queued_at: float) -> float:
     return float((PRIORITY_RETURNED - priority) * _BAND + int(queued_at * 1000))
 
 
+def queued_at_of(score: float) -> float:
+    """The queued time in a queue score (to the ms, rounded down)."""
+    return (int(score) % _BAND) / 1000
+
+
 # Reasons that need at least this priority whatever the assistant sent.
 REASON_FLOOR = {
     "complaint": PRIORITY_COMPLAINT,
