@@ -74,6 +74,7 @@ class AgentAuth:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
         self._cache: dict[str, tuple[str | None, float]] = {}
+        self._checking: dict[str, asyncio.Future[str | None]] = {}  # sha256(token) → its check in flight
         self._allowed: frozenset[str] = frozenset()
 
     async def sync_accounts(self, agent_tokens: str) -> list[str]:
@@ -107,6 +108,15 @@ class AgentAuth:
         cached = self._cache.get(key)
         if cached is not None and cached[1] > now:
             return cached[0]
+        # One check per token at a time: when the entry expires under a burst of the agent's
+        # requests, they wait for one scrypt instead of each running its own.
+        checking = self._checking.get(key)
+        if checking is None:
+            checking = self._checking[key] = asyncio.ensure_future(self._check(token, key))
+            checking.add_done_callback(lambda _f: self._checking.pop(key, None))
+        return await asyncio.shield(checking)
+
+    async def _check(self, token: str, key: str) -> str | None:
         hint = key[0]
         async with self._sessionmaker() as session:
             rows = (await session.execute(
@@ -117,6 +127,7 @@ class AgentAuth:
             if row_name in self._allowed and await asyncio.to_thread(verify_token, token, stored):
                 name = row_name
                 break
+        now = time.monotonic()
         if len(self._cache) >= _CACHE_MAX:
             self._cache = {k: v for k, v in self._cache.items() if v[1] > now}
             if len(self._cache) >= _CACHE_MAX:
