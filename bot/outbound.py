@@ -40,6 +40,9 @@ class Inbound:
     language: str | None = None
     media: tuple[Media, ...] = ()
     external_id: str | None = None  # Twilio's MessageSid or the widget's client message id
+    # A pressed button sends its payload ("/affirm") to the bot; the transcript, which agents
+    # read, keeps what the customer saw instead (the button's title).
+    shown: str | None = None
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ def decode_replies(raw: str) -> list[Outbound | HandoffRequest]:
 
 def transcript_text(inbound: Inbound) -> str:
     media = "\n".join(f"[{m.content_type}] {m.url}" for m in inbound.media)
-    return "\n".join(part for part in (inbound.text, media) if part)
+    return "\n".join(part for part in (inbound.shown or inbound.text, media) if part)
 
 
 class Router:

@@ -245,5 +245,14 @@ async def feedback(database_url: str, conversation_id: str) -> list[tuple[int | 
         await engine.dispose()
 
 
+async def rasa_heard(rasa_url: str, conversation_id: str, text: str) -> int:
+    """How often Rasa's tracker has this customer text as a user message."""
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{rasa_url}/conversations/{conversation_id}/tracker") as response:
+            assert response.status == 200, await response.text()
+            tracker = await response.json()
+    return sum(1 for e in tracker["events"] if e.get("event") == "user" and e.get("text") == text)
+
+
 def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

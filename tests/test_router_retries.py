@@ -18,7 +18,7 @@ import stack
 from bot import appkeys, keys
 from bot.settings import Settings
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
-    WebchatClient, eventually, gateway_env, inserts_fail, new_session_id, own_database, running_gateway, transcript,
+    WebchatClient, eventually, gateway_env, rasa_heard, inserts_fail, new_session_id, own_database, running_gateway, transcript,
     twilio_standin,
 )
 
@@ -35,15 +35,6 @@ async def metric(gateway_url: str, sample: str) -> float:
         async with session.get(f"{gateway_url}/metrics") as response:
             text = await response.text()
     return next((float(line.split()[-1]) for line in text.splitlines() if line.startswith(sample + " ")), 0.0)
-
-
-async def rasa_heard(rasa_url: str, conversation_id: str, text: str) -> int:
-    """How often Rasa's tracker has this customer text as a user message."""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{rasa_url}/conversations/{conversation_id}/tracker") as response:
-            assert response.status == 200, await response.text()
-            tracker = await response.json()
-    return sum(1 for e in tracker["events"] if e.get("event") == "user" and e.get("text") == text)
 
 
 async def test_a_message_survives_a_failing_database_and_is_answered_once(

@@ -15,7 +15,7 @@ import stack
 from bot import appkeys
 from bot.outbound import Button, Outbound
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
-    AGENT_TOKEN, Gateway, WebchatClient, eventually, gateway, new_session_id, running_gateway, transcript,
+    AGENT_TOKEN, Gateway, WebchatClient, eventually, gateway, new_session_id, rasa_heard, running_gateway, transcript,
     twilio_standin,
 )
 
@@ -222,3 +222,25 @@ async def test_buttons_on_offer_come_back_with_the_history_until_the_customer_wr
     async with WebchatClient.connect(gateway.ws_url, session_id) as chat:
         history = (await chat.next("history"))["messages"]
     assert all("buttons" not in line for line in history)
+
+
+async def test_a_pressed_button_reaches_the_bot_as_payload_and_the_transcript_as_title(
+    gateway: Gateway, database_url: str,
+) -> None:
+    session_id = new_session_id()
+    conversation = f"web-{session_id}"
+    offer = Outbound(text="Soll ich dich verbinden?", buttons=(Button("Ja, bitte", "/affirm"), Button("Nein", "/deny")))
+    async with WebchatClient.connect(gateway.ws_url, session_id) as chat:
+        await chat.next("history")
+        await gateway.app[appkeys.DELIVERY].deliver(conversation, [offer])
+        await chat.next("message")
+        await chat.say("/deny")
+        await chat.next("ack")
+        await eventually(lambda: rasa_heard(gateway.settings.rasa_url, conversation, "/deny"), bool)
+        # Typed text that happens to look like a payload, with nothing on offer, stays as typed.
+        await chat.say("/affirm")
+        await chat.next("ack")
+        await eventually(lambda: rasa_heard(gateway.settings.rasa_url, conversation, "/affirm"), bool)
+    rows = await eventually(lambda: transcript(database_url, conversation), lambda r: ("customer", "/affirm") in r)
+    customer = [text for sender, text in rows if sender == "customer"]
+    assert customer == ["Nein", "/affirm"]

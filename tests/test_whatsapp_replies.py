@@ -11,7 +11,8 @@ from bot.channels.whatsapp import MAX_CHARS, numbered, split_message
 from bot.conversations import whatsapp_id
 from bot.outbound import Button, Outbound
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
-    Gateway, eventually, gateway, messages_to, new_number, sent_to, transcript, twilio_standin, whatsapp_form,
+    Gateway, eventually, gateway, messages_to, new_number, rasa_heard, sent_to, transcript, twilio_standin,
+    whatsapp_form,
 )
 
 RATING = Outbound(
@@ -63,15 +64,16 @@ async def test_buttons_go_out_numbered_and_a_digit_or_title_answers_with_the_pay
     assert sent[-1] == numbered(RATING)
 
     assert (await gateway.webhook(whatsapp_form(number, "2")))[0] == 200
-    rows = await eventually(
-        lambda: transcript(database_url, conversation), lambda r: ("customer", '/give_rating{"rating": 2}') in r,
-    )
-    assert ("customer", "2") not in rows
+    # The bot gets the payload; the transcript, which agents read, the choice as the customer saw it.
+    await eventually(lambda: rasa_heard(gateway.settings.rasa_url, conversation, '/give_rating{"rating": 2}'), bool)
+    rows = await eventually(lambda: transcript(database_url, conversation), lambda r: ("customer", "2 (⭐⭐)") in r)
+    assert not any(text.startswith("/") for _, text in rows)
 
     # A title works too, and a digit means nothing once no buttons are on offer.
     await gateway.app[appkeys.DELIVERY].deliver(conversation, [RATING])
     assert (await gateway.webhook(whatsapp_form(number, "⭐⭐⭐⭐")))[0] == 200
-    await eventually(lambda: transcript(database_url, conversation), lambda r: ("customer", '/give_rating{"rating": 4}') in r)
+    await eventually(lambda: rasa_heard(gateway.settings.rasa_url, conversation, '/give_rating{"rating": 4}'), bool)
+    await eventually(lambda: transcript(database_url, conversation), lambda r: ("customer", "⭐⭐⭐⭐") in r)
 
 
 async def test_a_long_reply_arrives_in_pieces_of_at_most_1600_characters(

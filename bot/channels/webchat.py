@@ -6,6 +6,8 @@ Client → server
   {"type": "message", "text": "…", "client_id": "<the widget's id for this message>"}
       a customer message; a client_id seen before is acknowledged but not processed again,
       so the widget can resend what it queued while offline without doubling anything.
+      A message the gateway could not take (Redis away) gets no ack: the socket closes with
+      1011 and the widget sends the message again once it has reconnected.
 
 Server → client
   {"type": "history", "messages": [{"sender", "text", "agent_id", "created_at", "buttons"?}, …]}
@@ -31,7 +33,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from redis.asyncio import Redis
 
 from bot import appkeys, keys
@@ -95,9 +97,13 @@ class WebchatHub:
                 lines[-1]["buttons"] = offered["buttons"]
         return lines
 
-    async def taken(self, conversation_id: str) -> None:
-        """The customer wrote: what was on offer is gone."""
-        await self._redis.delete(keys.buttons(conversation_id))
+    async def taken(self, conversation_id: str, text: str) -> str | None:
+        """The customer wrote: what was on offer is gone. The title of the button whose payload
+        `text` is, if it was one of them."""
+        offer = await self._redis.getdel(keys.buttons(conversation_id))
+        if offer is None:
+            return None
+        return next((b["title"] for b in json.loads(offer)["buttons"] if b["payload"] == text), None)
 
     async def typing(self, conversation_id: str) -> None:
         await self._publish(conversation_id, {"type": "typing"})
@@ -239,16 +245,29 @@ async def _customer_message(
             customer_text(rejected.reason, language, limit=settings.max_message_chars), **ids,
         ))
         return
-    if client_id and not await app[appkeys.REDIS].set(
-        keys.seen(conversation_id, client_id), "1", nx=True, ex=SEEN_SECONDS,
-    ):
+    redis = app[appkeys.REDIS]
+    seen = keys.seen(conversation_id, client_id) if client_id else None
+    if seen and not await redis.set(seen, "1", nx=True, ex=SEEN_SECONDS):
         await ws.send_json({"type": "ack", "client_id": client_id, "duplicate": True})
         return
-    await app[appkeys.WEBCHAT].taken(conversation_id)
-    await app[appkeys.ROUTER].submit(Inbound(
-        conversation_id=conversation_id, channel=Channel.webchat, text=text.strip(),
-        language=language, external_id=client_id,
-    ))
+    try:
+        shown = await app[appkeys.WEBCHAT].taken(conversation_id, text.strip())
+        await app[appkeys.ROUTER].submit(Inbound(
+            conversation_id=conversation_id, channel=Channel.webchat, text=text.strip(),
+            language=language, external_id=client_id, shown=shown,
+        ))
+    except Exception as exc:
+        # Not taken: forget the client_id so the widget's resend is taken, and close without
+        # an ack, so the widget keeps the message pending and sends it again on reconnect.
+        metrics.errors.labels("webchat_take").inc()
+        log.error("message not taken, the widget will resend it conversation=%s: %s", conversation_id, type(exc).__name__)
+        if seen:
+            try:
+                await redis.delete(seen)
+            except Exception:
+                log.warning("could not forget client_id conversation=%s", conversation_id)
+        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"message not taken, send it again")
+        return
     await ws.send_json({"type": "ack", "client_id": client_id})
 
 

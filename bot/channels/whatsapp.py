@@ -210,8 +210,8 @@ def transient(exc: BaseException) -> bool:
 
 # -- in -------------------------------------------------------------------------------------
 
-async def _payload_for_reply(redis: Redis, conversation_id: str, text: str) -> str | None:
-    """The payload of the offered button that "2" or "Versand" names, if any."""
+async def _button_for_reply(redis: Redis, conversation_id: str, text: str) -> Button | None:
+    """The offered button that "2" or "Versand" names, if any."""
     raw = await redis.get(keys.buttons(conversation_id))
     if raw is None:
         return None
@@ -222,10 +222,15 @@ async def _payload_for_reply(redis: Redis, conversation_id: str, text: str) -> s
         chosen = offered[int(answer) - 1]
     else:
         chosen = next((b for b in offered if b.title.strip().casefold() == answer.casefold()), None)
-    if chosen is None:
+    return chosen
+
+
+def _shown(body: str, button: Button | None) -> str | None:
+    """What the transcript keeps of a button reply: "2 (Versand)", so the agent reads the choice."""
+    if button is None:
         return None
-    await redis.delete(keys.buttons(conversation_id))
-    return chosen.payload
+    typed = body.strip()
+    return button.title if typed.casefold() == button.title.strip().casefold() else f"{typed} ({button.title})"
 
 
 def _media(form: Any) -> tuple[Media, ...]:
@@ -318,11 +323,15 @@ async def _accept(app: web.Application, sender: str, sid: str, body: str, media:
             )])
         return
 
-    text = await _payload_for_reply(redis, conversation_id, body) or body.strip()
+    button = await _button_for_reply(redis, conversation_id, body)
     await app[appkeys.ROUTER].submit(Inbound(
-        conversation_id=conversation_id, channel=Channel.whatsapp, text=text,
-        language=language, media=media, external_id=sid,
+        conversation_id=conversation_id, channel=Channel.whatsapp, text=button.payload if button else body.strip(),
+        language=language, media=media, external_id=sid, shown=_shown(body, button),
     ))
+    if button:
+        # Only now: a webhook that failed before this point is retried by Twilio and must
+        # still find the offer.
+        await redis.delete(keys.buttons(conversation_id))
 
 
 def add_routes(app: web.Application) -> None:
