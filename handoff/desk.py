@@ -275,7 +275,8 @@ class HandoffDesk:
         if shown is not None and await self.redis.exists(shown):
             return
         await self.events.publish({
-            "type": "message", "conversation_id": cid, "sender": "customer", "text": inbound.text,
+            # As the transcript has it: a pressed button's title, not its payload.
+            "type": "message", "conversation_id": cid, "sender": "customer", "text": inbound.shown or inbound.text,
             "media": [{"url": m.url, "content_type": m.content_type} for m in inbound.media],
             "at": now, "to": conv.agent if conv.state is ConversationState.agent else None,
         })

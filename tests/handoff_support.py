@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from bot.outbound import Channel, HandoffRequest, Inbound, Outbound
+from bot.router import transcript_text
 from bot.settings import Settings
 from bot.transcript import Transcript
 from db.engine import create_engine, session_factory
@@ -100,11 +101,12 @@ class DeskHarness:
             f"/api/handoff/{conversation_id}/messages", headers=self.auth(agent), json={"text": text},
         )
 
-    async def customer(self, conversation_id: str, text: str, language: str = "de") -> bool:
+    async def customer(self, conversation_id: str, text: str, language: str = "de", shown: str | None = None) -> bool:
         """A customer message as the router hands it over: transcript first, then the desk."""
         channel = Channel.whatsapp if conversation_id.startswith("wa-") else Channel.webchat
-        await self.delivery.transcript.record(conversation_id, channel.value, "customer", text)
-        return await self.desk.takes_message(Inbound(conversation_id, channel, text, language))
+        inbound = Inbound(conversation_id, channel, text, language, shown=shown)
+        await self.delivery.transcript.record(conversation_id, channel.value, "customer", transcript_text(inbound))
+        return await self.desk.takes_message(inbound)
 
     async def handoff(self, conversation_id: str, **request: Any) -> None:
         channel = Channel.whatsapp if conversation_id.startswith("wa-") else Channel.webchat

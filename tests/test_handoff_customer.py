@@ -91,6 +91,16 @@ async def test_messages_written_while_queued_reach_the_agent_not_the_bot(redis_u
         assert view["customer_asked"] == "Sind Sie da?"
 
 
+async def test_a_button_pressed_while_queued_reaches_the_agent_as_its_title(redis_url, database_url):
+    async with desk_app(redis_url, database_url) as h:
+        cid = new_id()
+        await h.handoff(cid, reason="customer_request", summary="Kunde möchte eine Person")
+        ws = await h.socket("anna-desk")
+        assert await h.customer(cid, "/deny", shown="Nein") is True
+        event = await next_event(ws, lambda e: e["type"] == "message")
+        assert event["text"] == "Nein"
+
+
 async def test_doch_nicht_leaves_the_queue_and_returns_to_the_bot(redis_url, database_url):
     async with desk_app(redis_url, database_url) as h:
         cid, other = new_id(), new_id()
