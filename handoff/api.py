@@ -6,7 +6,7 @@ it as the first frame, `{"type": "auth", "token": …}`, which the console uses 
 never appears in a URL; a socket that does not authenticate within 10 s is closed with 4401.
 
 Errors are JSON `{"error": <reason>, "detail": <text>}`: 400 bad_request, 401 unauthorized,
-403 not_owner, 409 taken/not_queued, 429 limit, 422 whatsapp_window_closed,
+403 not_owner/supervisor_only, 409 taken/not_queued, 429 limit, 422 whatsapp_window_closed,
 502 delivery_failed, 503 redis_unavailable/database_unavailable.
 """
 
@@ -23,7 +23,7 @@ from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from handoff.auth import AgentAuth
+from handoff.auth import AgentAuth, Role
 from handoff.desk import HandoffDesk, WindowClosed
 from handoff.queue import ClaimRefused, NotOwner
 
@@ -56,19 +56,24 @@ class AgentRoutes:
         app.router.add_get("/agent/", self.console)
         app.router.add_static("/agent/static/", STATIC)
         app.router.add_get("/agent/ws", self.websocket)
-        app.router.add_get("/api/handoff/queue", self._guard(self.queue))
-        app.router.add_post("/api/handoff/{conversation_id}/claim", self._guard(self.claim))
-        app.router.add_post("/api/handoff/{conversation_id}/messages", self._guard(self.message))
-        app.router.add_post("/api/handoff/{conversation_id}/release", self._guard(self.release))
-        app.router.add_post("/api/handoff/{conversation_id}/close", self._guard(self.close))
-        app.router.add_get("/api/conversations/{conversation_id}", self._guard(self.conversation))
+        app.router.add_get("/api/handoff/queue", self.guard(self.queue))
+        app.router.add_post("/api/handoff/{conversation_id}/claim", self.guard(self.claim))
+        app.router.add_post("/api/handoff/{conversation_id}/messages", self.guard(self.message))
+        app.router.add_post("/api/handoff/{conversation_id}/release", self.guard(self.release))
+        app.router.add_post("/api/handoff/{conversation_id}/close", self.guard(self.close))
+        app.router.add_get("/api/conversations/{conversation_id}", self.guard(self.conversation))
 
-    def _guard(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    def guard(self, handler: Handler, role: Role = Role.agent) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """Wraps a handler that needs a signed-in account (of `role` or higher); it is called
+        with the account's name. Other route modules (reports, privacy) wrap theirs here too."""
         async def guarded(request: web.Request) -> web.StreamResponse:
             try:
                 agent = await self.auth.agent_for(bearer(request))
                 if agent is None:
                     return error(401, "unauthorized", "send Authorization: Bearer <agent token> (an AGENT_TOKENS token)")
+                if role is Role.supervisor and self.auth.role_of(agent) is not Role.supervisor:
+                    return error(403, "supervisor_only", "this needs a supervisor account "
+                                 "(an AGENT_TOKENS entry name:token:supervisor)")
                 await self.desk.seen(agent)
                 return await handler(request, agent)
             except RedisError as exc:
@@ -85,7 +90,7 @@ class AgentRoutes:
         return web.FileResponse(STATIC / "console.html")
 
     async def queue(self, _request: web.Request, agent: str) -> web.Response:
-        return web.json_response(await self.desk.snapshot(agent))
+        return web.json_response({**await self.desk.snapshot(agent), "role": self.auth.role_of(agent).value})
 
     async def claim(self, request: web.Request, agent: str) -> web.Response:
         cid = request.match_info["conversation_id"]
@@ -159,7 +164,7 @@ class AgentRoutes:
                 return ws
         try:
             await self.desk.events.connected(ws, agent)
-            await ws.send_json({"type": "hello", **await self.desk.snapshot(agent)})
+            await ws.send_json({"type": "hello", **await self.desk.snapshot(agent), "role": self.auth.role_of(agent).value})
             async for message in ws:
                 if message.type == WSMsgType.TEXT and message.data == '{"type":"ping"}':
                     await ws.send_str('{"type":"pong"}')

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import os
 import time
+from enum import Enum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,19 +32,25 @@ class InvalidAgentTokens(ValueError):
     pass
 
 
-def parse_agent_tokens(raw: str) -> dict[str, str]:
-    """`name:token,name:token` → {name: token}."""
-    agents: dict[str, str] = {}
+class Role(str, Enum):
+    agent = "agent"  # conversations that reached the desk
+    supervisor = "supervisor"  # every conversation, the reports and the privacy tools
+
+
+def parse_agent_tokens(raw: str) -> dict[str, tuple[str, Role]]:
+    """`name:token,name:token:supervisor` → {name: (token, role)}."""
+    agents: dict[str, tuple[str, Role]] = {}
     for item in (part.strip() for part in raw.split(",")):
         if not item:
             continue
-        name, sep, token = item.partition(":")
+        name, sep, rest = item.partition(":")
+        token, _, role_name = rest.rpartition(":") if rest.endswith(":supervisor") else (rest, "", "agent")
         name, token = name.strip(), token.strip()
         if not sep or not name or not token:
-            raise InvalidAgentTokens(f"AGENT_TOKENS entry {item.split(':')[0]!r}… is not name:token")
+            raise InvalidAgentTokens(f"AGENT_TOKENS entry {item.split(':')[0]!r}… is not name:token or name:token:supervisor")
         if len(name) > 64:
             raise InvalidAgentTokens(f"AGENT_TOKENS: agent name {name[:20]!r}… is longer than 64 characters")
-        agents[name] = token
+        agents[name] = (token, Role(role_name))
     return agents
 
 
@@ -75,7 +82,7 @@ class AgentAuth:
         self._sessionmaker = sessionmaker
         self._cache: dict[str, tuple[str | None, float]] = {}
         self._checking: dict[str, asyncio.Future[str | None]] = {}  # sha256(token) → its check in flight
-        self._allowed: frozenset[str] = frozenset()
+        self._roles: dict[str, Role] = {}
 
     async def sync_accounts(self, agent_tokens: str) -> list[str]:
         """Create or update the accounts of AGENT_TOKENS; returns their names.
@@ -86,7 +93,7 @@ class AgentAuth:
         wanted = parse_agent_tokens(agent_tokens)
         async with self._sessionmaker() as session, session.begin():
             existing = {a.name: a for a in (await session.scalars(select(Agent))).all()}
-            for name, token in wanted.items():
+            for name, (token, _role) in wanted.items():
                 agent = existing.get(name)
                 if agent is not None and await asyncio.to_thread(verify_token, token, agent.token_hash):
                     continue
@@ -95,9 +102,13 @@ class AgentAuth:
                     session.add(Agent(name=name, token_hash=hashed))
                 else:
                     agent.token_hash = hashed
-        self._allowed = frozenset(wanted)
+        self._roles = {name: role for name, (_token, role) in wanted.items()}
         self._cache.clear()
         return list(wanted)
+
+    def role_of(self, name: str) -> Role:
+        """The role AGENT_TOKENS gives a signed-in account."""
+        return self._roles.get(name, Role.agent)
 
     async def agent_for(self, token: str) -> str | None:
         """The agent name of a bearer token, or None."""
@@ -124,7 +135,7 @@ class AgentAuth:
             )).all()
         name = None
         for row_name, stored in rows:
-            if row_name in self._allowed and await asyncio.to_thread(verify_token, token, stored):
+            if row_name in self._roles and await asyncio.to_thread(verify_token, token, stored):
                 name = row_name
                 break
         now = time.monotonic()

@@ -10,7 +10,9 @@ from sqlalchemy import select
 from db.engine import create_engine, session_factory
 from db.models import Agent, Handoff
 from handoff import keys
-from handoff.auth import hash_token, verify_token
+import pytest
+
+from handoff.auth import InvalidAgentTokens, Role, hash_token, parse_agent_tokens, verify_token
 from tests.handoff_support import AGENTS, desk_app, new_id, next_event
 
 
@@ -179,3 +181,18 @@ async def test_close_stores_the_note_and_hands_back_with_the_agent_id(redis_url,
         assert row.claimed_at is not None and row.closed_at is not None
         assert await h.customer(cid, "4") is False  # the rating answer goes to the bot again
         assert (await h.client.post(f"/api/handoff/{cid}/close", headers=h.auth("cara-desk"), json={})).status == 403
+
+
+def test_agent_tokens_carry_an_optional_supervisor_role():
+    accounts = parse_agent_tokens("anna:" + "a" * 24 + ", sven:" + "s" * 24 + ":supervisor")
+    assert accounts == {"anna": ("a" * 24, Role.agent), "sven": ("s" * 24, Role.supervisor)}
+    with pytest.raises(InvalidAgentTokens):
+        parse_agent_tokens("sven::supervisor")
+
+
+async def test_the_queue_tells_the_console_the_accounts_role(redis_url, database_url):
+    agents = {**AGENTS, "sven-desk": "sven-" + "s" * 32}
+    tokens = ",".join(f"{n}:{t}" + (":supervisor" if n == "sven-desk" else "") for n, t in agents.items())
+    async with desk_app(redis_url, database_url, agents=agents, agent_tokens=tokens) as h:
+        assert (await (await h.client.get("/api/handoff/queue", headers=h.auth("anna-desk"))).json())["role"] == "agent"
+        assert (await (await h.client.get("/api/handoff/queue", headers=h.auth("sven-desk"))).json())["role"] == "supervisor"
