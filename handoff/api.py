@@ -6,7 +6,7 @@ it as the first frame, `{"type": "auth", "token": …}`, which the console uses 
 never appears in a URL; a socket that does not authenticate within 10 s is closed with 4401.
 
 Errors are JSON `{"error": <reason>, "detail": <text>}`: 400 bad_request, 401 unauthorized,
-403 not_owner/supervisor_only, 409 taken/not_queued, 429 limit, 422 whatsapp_window_closed,
+403 not_owner/supervisor_only, 409 taken/not_queued, 429 limit, 422 reply_window_closed,
 502 delivery_failed, 503 redis_unavailable/database_unavailable.
 """
 
@@ -119,7 +119,7 @@ class AgentRoutes:
         except NotOwner as exc:
             return _not_owner(exc)
         except WindowClosed as exc:
-            return error(422, "whatsapp_window_closed", str(exc))
+            return error(422, "reply_window_closed", str(exc))
         except (RedisError, SQLAlchemyError):
             raise
         except Exception as exc:

@@ -232,7 +232,7 @@ class HandoffDesk:
             "state": card["state"],
             "card": card,
             "complaint": await self.records.complaint(reference) if reference else None,
-            "whatsapp_window_seconds_left": window,
+            "reply_window_seconds_left": window,
             "transcript": transcript,
             "customer_asked": next((m["text"] for m in reversed(transcript) if m["sender"] == "customer"), None),
             "handoffs": history,

@@ -124,17 +124,17 @@ async def test_whatsapp_message_outside_the_24_hour_window_is_refused(redis_url,
         await h.handoff(cid)
         assert (await h.claim(cid, "anna-desk")).status == 200
         view = await (await h.client.get(f"/api/conversations/{cid}", headers=h.auth("anna-desk"))).json()
-        assert 23.9 * 3600 < view["whatsapp_window_seconds_left"] <= 24 * 3600
+        assert 23.9 * 3600 < view["reply_window_seconds_left"] <= 24 * 3600
         # The customer's last message was 25 hours ago.
         await h.redis.set(keys.last_inbound(cid), f"{time.time() - 25 * 3600:.3f}")
         sent_before = len(h.delivery.sent)
         response = await h.say(cid, "anna-desk", "Are you still there?")
         assert response.status == 422
         body = await response.json()
-        assert body["error"] == "whatsapp_window_closed" and "24 hours" in body["detail"]
+        assert body["error"] == "reply_window_closed" and "24 hours" in body["detail"]
         assert len(h.delivery.sent) == sent_before
         view = await (await h.client.get(f"/api/conversations/{cid}", headers=h.auth("anna-desk"))).json()
-        assert view["whatsapp_window_seconds_left"] == 0
+        assert view["reply_window_seconds_left"] == 0
         # A new customer message opens the window again.
         await h.customer(cid, "Hallo?")
         assert (await h.say(cid, "anna-desk", "Ja, ich bin da.")).status == 200

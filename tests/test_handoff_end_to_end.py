@@ -67,7 +67,7 @@ async def test_whatsapp_complaint_goes_to_an_agent_and_the_rating_carries_the_ag
             await engine.dispose()
             assert view["complaint"]["reference"] == complaint.reference == entry["complaint_reference"]
             assert "You charged me twice for the same order" in [m["text"] for m in view["transcript"]]
-            assert 0 < view["whatsapp_window_seconds_left"] <= 24 * 3600
+            assert 0 < view["reply_window_seconds_left"] <= 24 * 3600
 
             async with agent.post(f"{gateway.url}/api/handoff/{conversation}/claim") as response:
                 assert response.status == 200, await response.text()

@@ -233,7 +233,7 @@ setInterval(() => {
   for (const cell of document.querySelectorAll("td.waiting")) {
     cell.textContent = minutes(Date.now() / 1000 - Number(cell.dataset.since));
   }
-  if (state.view && state.view.whatsapp_window_seconds_left != null) renderWindow();
+  if (state.view && state.view.reply_window_seconds_left != null) renderWindow();
 }, 1000);
 
 async function claimConversation(id) {
@@ -317,11 +317,11 @@ function appendLine(line) {
 
 function renderWindow() {
   const view = state.view;
-  if (!view || view.whatsapp_window_seconds_left == null) { $("window").textContent = ""; return; }
-  const left = view.whatsapp_window_seconds_left - (Date.now() - view.loadedAt) / 1000;
+  if (!view || view.reply_window_seconds_left == null) { $("window").textContent = ""; return; }
+  const left = view.reply_window_seconds_left - (Date.now() - view.loadedAt) / 1000;
   $("window").textContent = left > 0
-    ? `WhatsApp window: ${Math.floor(left / 3600)}h ${Math.floor((left % 3600) / 60)}m left`
-    : "WhatsApp window closed: only a template message can be sent";
+    ? `Reply window: ${Math.floor(left / 3600)}h ${Math.floor((left % 3600) / 60)}m left`
+    : "Reply window closed: only a template message can be sent";
 }
 
 function renderCanned(language) {
