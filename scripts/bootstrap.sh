@@ -2,6 +2,7 @@
 # Creates the two Python environments when missing or when their requirements changed:
 #   .venv/app   Python 3.11: gateway, handoff, actions, tests (pyproject.toml)
 #   .venv/rasa  Python 3.10: Rasa 3.6.21 (requirements/rasa.lock)
+#   .venv/node  the browser libraries of requirements/web (chart.js for /reports, axe-core for the tests)
 # Also installs Debian's chromium for the browser tests when asked (--browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,16 @@ if ! stamp_ok .venv/rasa "$rasa_hash"; then
     pip_quiet .venv/rasa/bin/pip install -q --upgrade pip
     pip_quiet .venv/rasa/bin/pip install -q -r requirements/rasa.lock
     echo "$rasa_hash" > .venv/rasa/.stamp
+fi
+
+web_hash=$(cat requirements/web/package.json requirements/web/package-lock.json | sha256sum | cut -c1-16)
+if ! stamp_ok .venv/node "$web_hash"; then
+    echo "setup: installing the browser libraries (requirements/web) into .venv/node"
+    rm -rf .venv/node
+    mkdir -p .venv/node
+    cp requirements/web/package.json requirements/web/package-lock.json .venv/node/
+    (cd .venv/node && npm ci --silent --no-audit --no-fund)
+    echo "$web_hash" > .venv/node/.stamp
 fi
 
 if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
