@@ -1,6 +1,6 @@
 # The two commands: `make run` (the product) and `make test` (every test).
 # Both create what is missing first: the Python environments and the trained model.
-.PHONY: run test setup model shell bench nlu-eval clean
+.PHONY: run test lint setup model shell bench nlu-eval clean
 
 APP_PY := .venv/app/bin/python
 RASA := .venv/rasa/bin/rasa
@@ -14,9 +14,14 @@ model: setup
 run: setup
 	@$(APP_PY) scripts/run.py
 
-test: setup
+test: setup lint
 	@$(APP_PY) scripts/model.py train
 	@$(APP_PY) -m pytest $(PYTEST_ARGS)
+
+# ruff (with import sorting) on everything, mypy --strict on bot/, handoff/, db/: a finding fails `make test`.
+lint: setup
+	@$(APP_PY) -m ruff check .
+	@$(APP_PY) -m mypy
 
 # Talk to the bot in the terminal (Rasa's own shell, with the action server).
 shell: model

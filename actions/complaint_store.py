@@ -19,7 +19,7 @@ REPEAT_WINDOW = dt.timedelta(days=30)
 
 def new_reference(now: dt.datetime | None = None) -> str:
     """"RK-2026-4F7Q2": year plus five random characters, so references reveal no sequence or volume."""
-    year = (now or dt.datetime.now(dt.timezone.utc)).year
+    year = (now or dt.datetime.now(dt.UTC)).year
     return f"RK-{year}-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(5))
 
 
@@ -58,7 +58,7 @@ async def store_complaint(
 
     `needs_human` is raised to True for a repeat, which always goes to a person.
     """
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for _attempt in range(5):
         async with sessions() as session:
             earlier = await earlier_complaints(session, complaint.conversation_id, now)

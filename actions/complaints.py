@@ -18,13 +18,14 @@ from rasa_sdk.types import DomainDict
 from actions import db, shop
 from actions.complaint_store import NewComplaint, store_complaint
 from actions.forms import FormValidationWithNotes
-from actions.handoff import PRIORITY_URGENT, handoff_payload, send_handoff
+from actions.handoff import handoff_payload, send_handoff
 from actions.language import language_of, pick
 from actions.order_status import extract_order_number
-from actions.session import channel_of
+from actions.session import accepts_media, channel_of
+from handoff.contract import Priority
 
 CATEGORIES = ("damaged", "wrong_item", "late_or_missing", "billing", "defect", "service", "other")
-# Categories about a product the customer can photograph (asked for a photo on WhatsApp).
+# Categories about a product the customer can photograph (asked for a photo where the channel takes one).
 _PHOTO_CATEGORIES = ("damaged", "wrong_item", "defect")
 # Categories without a specific order: the customer may skip the order number.
 _NO_ORDER_CATEGORIES = ("service", "other")
@@ -124,7 +125,7 @@ def category_buttons(lang: str) -> list[dict[str, str]]:
 
 
 def media_url(tracker: Tracker) -> str | None:
-    """The first picture the customer attached to the latest message (WhatsApp media in metadata)."""
+    """The first picture the customer attached to the latest message (media in the metadata)."""
     media = ((tracker.latest_message or {}).get("metadata") or {}).get("media") or []
     for item in media:
         if isinstance(item, dict) and item.get("url"):
@@ -159,7 +160,7 @@ class ValidateComplaintForm(FormValidationWithNotes):
             slots.append("order_number")
         slots.append("complaint_description")
         # A photo is asked for where one helps and the channel can send one; attached anyway, it is kept.
-        if category in _PHOTO_CATEGORIES and channel_of(tracker) == "whatsapp":
+        if category in _PHOTO_CATEGORIES and accepts_media(tracker):
             slots.append("complaint_photo")
         return slots
 
@@ -271,7 +272,7 @@ class ActionSubmitComplaint(Action):
                 summary += f" — complaint no. {stored.earlier_complaints + 1} of this conversation within 30 days"
             text = pick(TEXTS, "filed_billing" if category == "billing" else "filed_repeat", lang, reference=reference)
             send_handoff(dispatcher, lang, handoff_payload(
-                reason=reason, priority=PRIORITY_URGENT, language=lang, summary=summary,
+                reason=reason, priority=Priority.urgent, language=lang, summary=summary,
                 complaint_reference=reference, order_number=order_number,
             ), text=text)
         else:

@@ -18,11 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import db
 from actions.complaint_store import mark_needs_human
 from actions.language import language_of, pick
-
-# Priorities of docs/seams.md: 0 normal, 1 complaint that needs a person, 2 billing or repeated complaint.
-PRIORITY_NORMAL = 0
-PRIORITY_COMPLAINT = 1
-PRIORITY_URGENT = 2
+from handoff.contract import Priority
 
 # Intents that answer an offer; any other message withdraws the offer and ends a run of fallbacks.
 _OFFER_ANSWERS = ("affirm", "deny")
@@ -58,12 +54,12 @@ def offer_human_buttons(lang: str) -> list[dict[str, str]]:
 
 
 def handoff_payload(
-    *, reason: str, priority: int, language: str, summary: str,
+    *, reason: str, priority: Priority, language: str, summary: str,
     complaint_reference: str | None = None, order_number: str | None = None, fallback_count: int = 0,
 ) -> dict[str, Any]:
-    """The custom payload the gateway hands to the desk (`bot.outbound.HandoffRequest.from_payload`)."""
+    """The custom payload the gateway hands to the desk (`handoff.contract.HandoffRequest.from_payload`)."""
     return {"handoff": {
-        "reason": reason, "priority": priority, "language": language, "summary": summary,
+        "reason": reason, "priority": int(priority), "language": language, "summary": summary,
         "complaint_reference": complaint_reference, "order_number": order_number,
         "fallback_count": fallback_count,
     }}
@@ -102,22 +98,22 @@ class ActionHandoff(Action):
         order_number = tracker.get_slot("order_number")
         last_text = last_customer_text(tracker)
         if offer == "not_understood" and intent == "affirm":
-            reason, priority = "not_understood", PRIORITY_NORMAL
+            reason, priority = "not_understood", Priority.normal
             summary = f"Bot did not understand {fallback_count} messages in a row; last: “{last_text}”"
         elif offer == "order_not_found" and intent == "affirm":
             order_number = tracker.get_slot("unknown_order_number")
-            reason, priority = "order_not_found", PRIORITY_NORMAL
+            reason, priority = "order_not_found", Priority.normal
             summary = f"Order {order_number} not found in the order system; customer wants help."
         elif reference or tracker.active_loop.get("name") == "complaint_form":
             # A complaint (filed, or being filed) plus the wish for a person: a complaint that needs a person.
-            reason, priority = "complaint", PRIORITY_COMPLAINT
+            reason, priority = "complaint", Priority.complaint
             if reference:
                 await mark_needs_human(db.sessions(), reference)
             category = tracker.get_slot("complaint_category") or tracker.get_slot("last_complaint_category") or "?"
             summary = (f"Complaint {reference} ({category}): customer wants to talk to a person."
                        if reference else f"Customer wants a person while filing a complaint ({category}); last: “{last_text}”")
         else:
-            reason, priority = "customer_request", PRIORITY_NORMAL
+            reason, priority = "customer_request", Priority.normal
             summary = f"Customer asked for a person; last message: “{last_text}”"
         send_handoff(dispatcher, lang, handoff_payload(
             reason=reason, priority=priority, language=lang, summary=summary,

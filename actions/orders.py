@@ -28,14 +28,10 @@ def find_order_number(text: str) -> str | None:
 @dataclass(frozen=True)
 class OrderInfo:
     order_number: str
-    status: str  # one of ORDER_STATUSES
+    status: str  # received, processing, shipped, delivered, cancelled or returned
     carrier: str | None
     tracking_number: str | None
     expected_delivery: dt.date | None
-    items: str
-
-
-ORDER_STATUSES = ("received", "processing", "shipped", "delivered", "cancelled", "returned")
 
 
 class OrderSource(Protocol):
@@ -57,5 +53,5 @@ class DatabaseOrderSource:
             return None
         return OrderInfo(
             order_number=row.order_number, status=row.status, carrier=row.carrier,
-            tracking_number=row.tracking_number, expected_delivery=row.expected_delivery, items=row.items or "",
+            tracking_number=row.tracking_number, expected_delivery=row.expected_delivery,
         )

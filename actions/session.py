@@ -32,6 +32,12 @@ def channel_of(tracker: Tracker) -> str:
     return "unknown"
 
 
+def accepts_media(tracker: Tracker) -> bool:
+    """Whether the customer's channel can send a photo (the gateway says so in the metadata)."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    return isinstance(metadata, dict) and metadata.get("accepts_media") is True
+
+
 class ActionSessionStart(Action):
     def name(self) -> str:
         return "action_session_start"

@@ -1,6 +1,6 @@
 """Gateway A of bench/handoff_latency.py: `python -m bot` plus the bare-transport baseline.
 
-The application is the real `bot.app.create_app(Settings.from_env())`, served the way
+The application is the real `bot.app.build_gateway(Settings.from_env())`, served the way
 `python -m bot` serves it; bench/bare_transport.py adds its two routes and its subscriber to it,
 so the baseline shares the process, the event loop and the Redis pool with the desk's paths.
 
@@ -23,8 +23,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 from bare_transport import BareTransport  # noqa: E402
 
-from bot import appkeys  # noqa: E402
-from bot.app import create_app  # noqa: E402
+from bot.app import build_gateway  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 
@@ -41,8 +40,9 @@ def main() -> None:
         return web.json_response({})
 
     async def app() -> web.Application:
-        application = create_app(settings)
-        BareTransport(application[appkeys.REDIS]).add_to(application)
+        gateway = build_gateway(settings)
+        application = gateway.app
+        BareTransport(gateway.redis).add_to(application)
         if profiler:
             application.router.add_post("/bench/profile/{state}", toggle)
         return application

@@ -7,7 +7,7 @@ shapes, each against the bare transport measured side by side and printed as rat
 
 Starts on loopback: a Redis, the database, one gateway process ("A": bench/handoff_gateway.py,
 i.e. `python -m bot` plus the baseline's routes) and a second gateway application inside this
-process ("B", the real `bot.app.create_app`). Every path crosses processes, the way it does
+process ("B", the real `bot.app.build_gateway`). Every path crosses processes, the way it does
 behind a load balancer:
 
 - handoff: B's desk gets the handoff request (what the router does with Rasa's `handoff`
@@ -58,11 +58,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(HERE)]
 import stack  # noqa: E402
 from bare_transport import BareTransport  # noqa: E402
 
-from bot import appkeys  # noqa: E402
-from bot.app import create_app  # noqa: E402
-from bot.outbound import Channel, HandoffRequest  # noqa: E402
+from bot.app import build_gateway  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
+from handoff.contract import HandoffRequest  # noqa: E402
 
 AGENT, TOKEN = "bench-agent", "bench-" + secrets.token_hex(16)
 SHAPES = ("burst", "sustained")
@@ -120,7 +119,7 @@ class Bench:
         sessions = [secrets.token_urlsafe(18) for _ in range(n)]
         ids = [f"web-{s}" for s in sessions]
         customers, bare_customers = {}, {}
-        for sid, cid in zip(sessions, ids):
+        for sid, cid in zip(sessions, ids, strict=True):
             ws = await session.ws_connect(self.b_url.replace("http", "ws", 1) + "/webchat/ws")
             await ws.send_json({"type": "hello", "session_id": sid, "language": "de"})
             customers[cid] = ws
@@ -149,7 +148,7 @@ class Bench:
         async def desk_handoff(got: dict[str, float], started: dict[str, float]) -> None:
             async def request(cid: str) -> None:
                 started[cid] = time.perf_counter()
-                await self.desk.request_handoff(cid, Channel.webchat, HandoffRequest(
+                await self.desk.request_handoff(cid, "webchat", HandoffRequest(
                     reason="complaint", priority=1, language="de", summary="Paket beschädigt (benchmark)",
                 ))
             await self.fire(shape, ids, request)
@@ -194,7 +193,7 @@ class Bench:
             readers = [asyncio.create_task(customer_reader(cid, ws, arrived)) for cid, ws in sockets.items()]
             url = f"{self.a_url}/api/handoff/{{}}/messages" if kind == "desk" else f"{self.a_url}/bench/bare/{{}}"
 
-            async def say(cid: str) -> None:
+            async def say(cid: str, sent_at: dict[str, float] = sent_at, url: str = url) -> None:
                 sent_at[cid] = time.perf_counter()
                 async with session.post(url.format(cid), headers=auth, json={"text": text[cid]}) as response:
                     assert response.status == 200, await response.text()
@@ -249,15 +248,16 @@ async def main() -> int:
     gateway_a = stack.wait_until(stack.Service("gateway-a", process, f"http://127.0.0.1:{port_a}", log),
                                  lambda: stack.port_open(port_a), 60)
     settings = replace(Settings.from_env(env), gateway_port=stack.free_port())
-    app_b = create_app(settings)
-    bare_b = BareTransport(app_b[appkeys.REDIS])
+    gateway_b = build_gateway(settings)
+    app_b = gateway_b.app
+    bare_b = BareTransport(gateway_b.redis)
     bare_b.add_to(app_b)
     server_b = TestServer(app_b, host="127.0.0.1", port=settings.gateway_port)
     await server_b.start_server()
     samples: dict[tuple[str, str, str], list[float]] = {(s, p, k): [] for s in shapes for p in PATHS for k in ("desk", "bare")}
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-            bench = Bench(session, gateway_a.url, f"http://127.0.0.1:{settings.gateway_port}", app_b[appkeys.DESK],
+            bench = Bench(session, gateway_a.url, f"http://127.0.0.1:{settings.gateway_port}", gateway_b.desk,
                           bare_b, args.conversations, args.window, random.Random(args.seed), process.pid)
             await bench.one_round("burst", False)  # warm-up: connections, caches, SQLite pages
             bench.cpu.clear()

@@ -1,11 +1,13 @@
-"""WhatsApp contacts (the `contacts` table): the phone number behind a `wa-…` id and its opt-out."""
+"""Contacts (the `contacts` table): the address behind a conversation id (a phone number), the
+provider that last carried the customer's message, the opt-out and the last message time."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,6 +17,7 @@ from db.models import Contact
 @dataclass(frozen=True)
 class ContactInfo:
     address: str
+    provider: str
     opted_out: bool
     last_inbound_at: dt.datetime | None
 
@@ -23,23 +26,24 @@ class Contacts:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
 
-    async def saw_inbound(self, conversation_id: str, channel: str, address: str, opted_out: bool) -> None:
-        """The customer wrote: remember the address and when; any message but STOP opts them back in."""
+    async def saw_inbound(self, conversation_id: str, channel: str, address: str, provider: str, opted_out: bool) -> None:
+        """The customer wrote: remember the address, the provider and when; any message but STOP
+        opts them back in."""
         try:
-            await self._upsert(conversation_id, channel, address, opted_out)
+            await self._upsert(conversation_id, channel, address, provider, opted_out)
         except IntegrityError:  # a second message of a new customer inserted the row first
-            await self._upsert(conversation_id, channel, address, opted_out)
+            await self._upsert(conversation_id, channel, address, provider, opted_out)
 
-    async def _upsert(self, conversation_id: str, channel: str, address: str, opted_out: bool) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
+    async def _upsert(self, conversation_id: str, channel: str, address: str, provider: str, opted_out: bool) -> None:
+        now = dt.datetime.now(dt.UTC)
         async with self._sessionmaker() as session, session.begin():
             updated = await session.execute(
                 update(Contact).where(Contact.conversation_id == conversation_id)
-                .values(address=address, opted_out=opted_out, last_inbound_at=now)
+                .values(address=address, provider=provider, opted_out=opted_out, last_inbound_at=now)
             )
-            if updated.rowcount == 0:  # a new customer
+            if cast(CursorResult[Any], updated).rowcount == 0:  # a new customer
                 session.add(Contact(
-                    conversation_id=conversation_id, channel=channel, address=address,
+                    conversation_id=conversation_id, channel=channel, address=address, provider=provider,
                     opted_out=opted_out, last_inbound_at=now,
                 ))
 
@@ -50,5 +54,5 @@ class Contacts:
             return None
         last = row.last_inbound_at
         if last is not None and last.tzinfo is None:  # SQLite hands back naive UTC
-            last = last.replace(tzinfo=dt.timezone.utc)
-        return ContactInfo(row.address, bool(row.opted_out), last)
+            last = last.replace(tzinfo=dt.UTC)
+        return ContactInfo(row.address, row.provider, bool(row.opted_out), last)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.conversations import channel_of
+from bot.channels.registry import Channels
 from bot.rasa_client import RasaClient
 from bot.router import Router
 
@@ -19,11 +19,12 @@ HANDOFF_CLOSED = "EXTERNAL_handoff_closed"
 
 
 class RasaHandback:
-    def __init__(self, rasa: RasaClient, router: Router) -> None:
+    def __init__(self, rasa: RasaClient, router: Router, channels: Channels) -> None:
         self._rasa = rasa
         self._router = router
+        self._channels = channels
 
     async def hand_back(self, conversation_id: str, agent_id: str) -> None:
         replies = await self._rasa.trigger_intent(conversation_id, HANDOFF_CLOSED, {"agent_id": agent_id})
         log.info("handed back conversation=%s replies=%d", conversation_id, len(replies))
-        await self._router.dispatch(conversation_id, channel_of(conversation_id), replies)
+        await self._router.dispatch(conversation_id, self._channels.family_of(conversation_id), replies)

@@ -7,46 +7,48 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
+from redis.asyncio import Redis
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import appkeys
+from bot.rasa_client import RasaClient
 
 CHECK_SECONDS = 3.0
 
 
-async def _rasa(app: web.Application) -> None:
-    async with app[appkeys.RASA].session.get(
-        f"{app[appkeys.SETTINGS].rasa_url}/", timeout=aiohttp.ClientTimeout(total=CHECK_SECONDS),
-    ) as response:
-        if response.status != 200:
-            raise RuntimeError(f"HTTP {response.status}")
+class Health:
+    def __init__(self, rasa: RasaClient, redis: Redis, engine: AsyncEngine) -> None:
+        self._checks: dict[str, Callable[[], Awaitable[None]]] = {
+            "rasa": lambda: self._rasa(rasa), "redis": lambda: self._redis(redis), "database": lambda: self._database(engine),
+        }
 
+    @staticmethod
+    async def _rasa(rasa: RasaClient) -> None:
+        async with rasa.session.get(f"{rasa.rasa_url}/", timeout=aiohttp.ClientTimeout(total=CHECK_SECONDS)) as response:
+            if response.status != 200:
+                raise RuntimeError(f"HTTP {response.status}")
 
-async def _redis(app: web.Application) -> None:
-    await app[appkeys.REDIS].ping()
+    @staticmethod
+    async def _redis(redis: Redis) -> None:
+        await redis.ping()
 
+    @staticmethod
+    async def _database(engine: AsyncEngine) -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
-async def _database(app: web.Application) -> None:
-    async with app[appkeys.ENGINE].connect() as conn:
-        await conn.execute(text("SELECT 1"))
+    async def _check(self, check: Callable[[], Awaitable[None]]) -> str:
+        try:
+            await asyncio.wait_for(check(), CHECK_SECONDS)
+        except Exception as exc:  # any failure is the answer, not a crash of the health check
+            return f"failed: {type(exc).__name__}: {exc}"[:300]
+        return "ok"
 
-
-CHECKS: dict[str, Callable[[web.Application], Awaitable[None]]] = {"rasa": _rasa, "redis": _redis, "database": _database}
-
-
-async def _check(app: web.Application, check: Callable[[web.Application], Awaitable[None]]) -> str:
-    try:
-        await asyncio.wait_for(check(app), CHECK_SECONDS)
-    except Exception as exc:  # any failure is the answer, not a crash of the health check
-        return f"failed: {type(exc).__name__}: {exc}"[:300]
-    return "ok"
-
-
-async def healthz(request: web.Request) -> web.Response:
-    results = await asyncio.gather(*(_check(request.app, check) for check in CHECKS.values()))
-    checks = dict(zip(CHECKS, results))
-    failed = [name for name, result in checks.items() if result != "ok"]
-    return web.json_response(
-        {"status": "ok" if not failed else "unavailable", "failed": failed, "checks": checks},
-        status=200 if not failed else 503,
-    )
+    async def handle(self, _request: web.Request) -> web.Response:
+        results = await asyncio.gather(*(self._check(check) for check in self._checks.values()))
+        checks = dict(zip(self._checks, results, strict=True))
+        failed = [name for name, result in checks.items() if result != "ok"]
+        return web.json_response(
+            {"status": "ok" if not failed else "unavailable", "failed": failed, "checks": checks},
+            status=200 if not failed else 503,
+        )

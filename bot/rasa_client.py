@@ -17,12 +17,10 @@ from typing import Any
 
 import aiohttp
 
-from bot.outbound import Button, HandoffRequest, Inbound, Outbound
+from handoff.backoff import Backoff
+from handoff.contract import Button, HandoffRequest, Inbound, Outbound
 
 log = logging.getLogger(__name__)
-
-FIRST_BACKOFF = 0.5
-MAX_BACKOFF = 5.0
 
 
 class RasaUnavailable(Exception):
@@ -34,7 +32,8 @@ def rasa_request(inbound: Inbound) -> dict[str, Any]:
         "sender": inbound.conversation_id,
         "message": inbound.text,
         "metadata": {
-            "channel": inbound.channel.value,
+            "channel": inbound.channel,
+            "accepts_media": inbound.accepts_media,
             "language": inbound.language,
             "media": [{"url": m.url, "content_type": m.content_type} for m in inbound.media],
         },
@@ -90,7 +89,7 @@ class RasaClient:
         url = f"{self.rasa_url}/webhooks/rest/webhook"
         body = rasa_request(inbound)
         deadline = time.monotonic() + self._give_up
-        backoff = FIRST_BACKOFF
+        backoff = Backoff()
         told = False
         attempt = 0
         while True:
@@ -100,7 +99,7 @@ class RasaClient:
                     if response.status == 200:
                         return parse_replies(await response.json(content_type=None))
                     problem = f"HTTP {response.status}"
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 problem = type(exc).__name__
             log.warning("rasa call failed conversation=%s attempt=%d problem=%s", inbound.conversation_id, attempt, problem)
             if not told:
@@ -109,8 +108,7 @@ class RasaClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise RasaUnavailable(f"{url} did not answer after {attempt} attempts ({problem})")
-            await asyncio.sleep(min(backoff, remaining))
-            backoff = min(backoff * 2, MAX_BACKOFF)
+            await asyncio.sleep(min(backoff.next(), remaining))
 
     async def trigger_intent(self, conversation_id: str, name: str, entities: dict[str, Any]) -> list[Outbound | HandoffRequest]:
         """Rasa's external-intent API; the bot's answer comes back through the `collector` channel."""

@@ -20,37 +20,43 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict, replace
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from dataclasses import asdict, replace
+from typing import Any, TypeVar, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
 from bot import keys
-from bot.delivery import GatewayDelivery
-from bot.limits import customer_text
 from bot.metrics import Metrics
-from bot.outbound import Button, Channel, Desk, HandoffRequest, Inbound, Media, Outbound
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.transcript import Transcript
-from handoff.desk import DeskUnavailable
+from handoff import texts
+from handoff.backoff import Backoff
+from handoff.contract import (
+    Button,
+    Delivery,
+    DeliveryFailed,
+    Desk,
+    DeskUnavailable,
+    HandoffRequest,
+    Inbound,
+    Media,
+    Outbound,
+    Priority,
+    WindowClosed,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-DESK_FIRST_BACKOFF = 0.5
-DESK_MAX_BACKOFF = 5.0
-RETRY_FIRST_BACKOFF = 0.5
-RETRY_MAX_BACKOFF = 5.0
 # How long the notes of a message in handling outlive a worker that stopped caring (crash).
 HANDLING_SECONDS = 24 * 3600
 
 
 def encode(inbound: Inbound, accepted_at: float) -> str:
     data = asdict(inbound)
-    data["channel"] = inbound.channel.value
     data["accepted_at"] = accepted_at
     return json.dumps(data)
 
@@ -58,7 +64,6 @@ def encode(inbound: Inbound, accepted_at: float) -> str:
 def decode(raw: str) -> tuple[Inbound, float]:
     data: dict[str, Any] = json.loads(raw)
     accepted_at = float(data.pop("accepted_at"))
-    data["channel"] = Channel(data["channel"])
     data["media"] = tuple(Media(**m) for m in data.get("media") or ())
     return Inbound(**data), accepted_at
 
@@ -97,14 +102,9 @@ def decode_replies(raw: str) -> list[Outbound | HandoffRequest]:
     return replies
 
 
-def transcript_text(inbound: Inbound) -> str:
-    media = "\n".join(f"[{m.content_type}] {m.url}" for m in inbound.media)
-    return "\n".join(part for part in (inbound.shown or inbound.text, media) if part)
-
-
 class Router:
     def __init__(
-        self, redis: Redis, transcript: Transcript, rasa: RasaClient, delivery: GatewayDelivery,
+        self, redis: Redis, transcript: Transcript, rasa: RasaClient, delivery: Delivery,
         metrics: Metrics, lock_seconds: float, notice_seconds: float, max_attempts: int = 8,
     ) -> None:
         self._redis = redis
@@ -121,15 +121,30 @@ class Router:
         self._pop_if_first = redis.register_script(
             "if redis.call('lindex', KEYS[1], 0) == ARGV[1] then return redis.call('lpop', KEYS[1]) end return false"
         )
+        # The dedup marker and the inbox entry in one step: a marker exists only for a message
+        # that is in the inbox, so a provider's retry is never mistaken for a duplicate.
+        # (The entry first: a script that fails midway keeps what it did before, and a marker
+        # without its entry would drop the provider's retry.)
+        self._push_once = redis.register_script(
+            "if KEYS[2] and redis.call('exists', KEYS[2]) == 1 then return 0 end "
+            "redis.call('rpush', KEYS[1], ARGV[1]) "
+            "if KEYS[2] then redis.call('set', KEYS[2], '1', 'EX', ARGV[2]) end return 1"
+        )
         self.desk: Desk | None = None  # set by bot/app.py once handoff.setup_handoff built it
 
     # -- the inbox ------------------------------------------------------------------------
 
-    async def submit(self, inbound: Inbound) -> None:
-        await self._redis.rpush(keys.inbox(inbound.conversation_id), encode(inbound, time.time()))
-        self._metrics.messages_in.labels(inbound.channel.value).inc()
-        log.info("inbound conversation=%s channel=%s", inbound.conversation_id, inbound.channel.value)
+    async def submit(self, inbound: Inbound, seen: str | None = None, seen_seconds: int = 24 * 3600) -> bool:
+        """Into the conversation's inbox, unless the dedup marker `seen` is set already (False)."""
+        dedup = [seen] if seen else []
+        pushed = await self._push_once(keys=[keys.inbox(inbound.conversation_id), *dedup],
+                                       args=[encode(inbound, time.time()), seen_seconds])
+        if not pushed:
+            return False
+        self._metrics.messages_in.labels(inbound.channel).inc()
+        log.info("inbound conversation=%s channel=%s", inbound.conversation_id, inbound.channel)
         self.work(inbound.conversation_id)
+        return True
 
     def work(self, conversation_id: str) -> None:
         """Start a worker for the conversation (it stops at once if another one holds the lock)."""
@@ -151,20 +166,20 @@ class Router:
         # One lock object for the worker's life: after a Redis outage it still knows its token,
         # so it takes up its own lock again instead of waiting for it to expire.
         lock = self._redis.lock(keys.worker(conversation_id), timeout=self._lock_seconds, blocking=False)
-        backoff = RETRY_FIRST_BACKOFF
+        backoff = Backoff()
         while True:
             try:
                 if not await self._work_inbox(conversation_id, lock):
                     return
-                backoff = RETRY_FIRST_BACKOFF
+                backoff.reset()
             except RedisError as exc:
                 # Redis itself is away: the inbox is safe in it, so wait and look again rather
                 # than give up (nothing else would restart this conversation) or spin.
                 self._metrics.errors.labels("router_redis").inc()
+                delay = backoff.next()
                 log.warning("inbox unreachable conversation=%s error=%s; retrying in %.1f s",
-                            conversation_id, type(exc).__name__, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, RETRY_MAX_BACKOFF)
+                            conversation_id, type(exc).__name__, delay)
+                await asyncio.sleep(delay)
 
     async def _work_inbox(self, conversation_id: str, lock: Lock) -> bool:
         """Works the inbox while holding the conversation's lock; True when it should look again."""
@@ -174,7 +189,7 @@ class Router:
         elif not await lock.acquire():
             return False  # another worker has it; it looks at the inbox again before it lets go
         try:
-            while (raw := await self._redis.lindex(inbox, 0)) is not None:
+            while (raw := cast(str | None, await self._redis.lindex(inbox, 0))) is not None:
                 inbound, accepted_at = identified(raw)
                 progress = progress_key(inbound)
                 if not await self._handle_with_retries(inbound, accepted_at, raw, progress, lock):
@@ -197,7 +212,7 @@ class Router:
         """Handles the first message until it succeeds or is dead-lettered (True: pop it);
         False when the lock was lost while waiting (another worker carries on)."""
         conversation_id = inbound.conversation_id
-        backoff = RETRY_FIRST_BACKOFF
+        backoff = Backoff()
         while True:
             # Counted in Redis, so a crashing process does not restart the count forever.
             attempt = int(await self._redis.hincrby(progress, "attempts", 1))
@@ -212,10 +227,10 @@ class Router:
                 if attempt >= self._max_attempts:
                     await self._dead_letter(inbound, raw, exc, attempt)
                     return True
+                delay = backoff.next()
                 log.warning("handling failed conversation=%s attempt=%d/%d error=%s; retrying in %.1f s",
-                            conversation_id, attempt, self._max_attempts, type(exc).__name__, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, RETRY_MAX_BACKOFF)
+                            conversation_id, attempt, self._max_attempts, type(exc).__name__, delay)
+            await asyncio.sleep(delay)
             try:
                 await lock.reacquire()
             except LockError:
@@ -239,7 +254,7 @@ class Router:
         message identity (`identified` fills it in for inbox entries)."""
         conversation_id = inbound.conversation_id
         progress = progress_key(inbound)
-        done = await self._redis.hgetall(progress)
+        done = cast(dict[str, str], await self._redis.hgetall(progress))
         # The customer's line goes into the transcript while the desk and Rasa are asked; it is
         # written before anything that answers it.
         recorded = asyncio.create_task(self._record_once(inbound, progress, done))
@@ -261,7 +276,7 @@ class Router:
                     self._metrics.errors.labels("rasa").inc()
                     log.error("bot unavailable, offering a human conversation=%s: %s", conversation_id, exc)
                     replies = [HandoffRequest(
-                        reason="bot_unavailable", priority=1, language=inbound.language or "de",
+                        reason="bot_unavailable", priority=Priority.complaint, language=inbound.language or "de",
                         summary="The assistant did not answer; the customer's last message is in the transcript.",
                     )]
                 # Kept before anything is sent: a retry sends these rather than asking Rasa again.
@@ -271,13 +286,13 @@ class Router:
         finally:
             await recorded
         await self._redis.delete(keys.delay_notice(conversation_id))
-        self._metrics.bot_latency.labels(inbound.channel.value).observe(time.time() - accepted_at)
+        self._metrics.bot_latency.labels(inbound.channel).observe(time.time() - accepted_at)
 
     async def _record_once(self, inbound: Inbound, progress: str, done: dict[str, str]) -> None:
         if done.get("recorded"):
             return
         await self._transcript.record(
-            inbound.conversation_id, inbound.channel.value, "customer", transcript_text(inbound),
+            inbound.conversation_id, inbound.channel, "customer", inbound.transcript_text(),
         )
         await self._redis.hset(progress, "recorded", "1")
 
@@ -287,7 +302,7 @@ class Router:
         await then
 
     async def dispatch(
-        self, conversation_id: str, channel: Channel, replies: list[Outbound | HandoffRequest],
+        self, conversation_id: str, channel: str, replies: list[Outbound | HandoffRequest],
         lock: Lock | None = None, progress: str | None = None, done: int = 0,
     ) -> None:
         """Bot messages to the Delivery, in order; a handoff payload to the desk.
@@ -300,30 +315,42 @@ class Router:
             reply = replies[i]
             if isinstance(reply, HandoffRequest):
                 log.info("handoff requested conversation=%s reason=%s", conversation_id, reply.reason)
-                desk, request = self._require_desk(), reply
-                await self._until_desk_answers(lambda: desk.request_handoff(conversation_id, channel, request), lock)
+                await self._until_desk_answers(self._handoff_call(conversation_id, channel, reply), lock)
                 i += 1
             else:
                 batch: list[Outbound] = []
                 while i < len(replies) and isinstance(replies[i], Outbound):
                     batch.append(replies[i])  # type: ignore[arg-type]
                     i += 1
-                await self._delivery.deliver(conversation_id, batch)
+                await self._deliver_reply(conversation_id, batch)
             if progress is not None:
                 await self._redis.hset(progress, "dispatched", str(i))
+
+    def _handoff_call(self, conversation_id: str, channel: str, request: HandoffRequest) -> Callable[[], Awaitable[None]]:
+        desk = self._require_desk()
+        return lambda: desk.request_handoff(conversation_id, channel, request)
+
+    async def _deliver_reply(self, conversation_id: str, batch: list[Outbound]) -> None:
+        """The bot's replies; one the channel may not or could not send is not tried again
+        (the customer would get it twice if it did arrive), only counted and logged."""
+        try:
+            await self._delivery.deliver(conversation_id, batch)
+        except (WindowClosed, DeliveryFailed) as exc:
+            self._metrics.errors.labels("reply_not_sent").inc()
+            log.error("bot reply not sent conversation=%s: %s", conversation_id, type(exc).__name__)
 
     async def _until_desk_answers(self, call: Callable[[], Awaitable[T]], lock: Lock | None) -> T:
         """The desk keeps nothing when its Redis is away: ask again with backoff, holding the
         conversation's place (the message stays first in the inbox and in the transcript)."""
-        backoff = DESK_FIRST_BACKOFF
+        backoff = Backoff()
         while True:
             try:
                 return await call()
             except DeskUnavailable as exc:
                 self._metrics.errors.labels("desk").inc()
-                log.warning("desk unavailable, retrying in %.1f s: %s", backoff, exc)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, DESK_MAX_BACKOFF)
+                delay = backoff.next()
+                log.warning("desk unavailable, retrying in %.1f s: %s", delay, exc)
+            await asyncio.sleep(delay)
             if lock is not None:
                 try:
                     await lock.reacquire()
@@ -334,7 +361,7 @@ class Router:
         """"One moment", once per slow spell of a conversation (however many messages wait)."""
         first = await self._redis.set(keys.delay_notice(inbound.conversation_id), "1", nx=True, ex=max(1, int(self._notice_seconds)))
         if first:
-            await self._delivery.deliver(inbound.conversation_id, [Outbound(text=customer_text("delay", inbound.language))])
+            await self._deliver_reply(inbound.conversation_id, [Outbound(text=texts.text("delay", inbound.language))])
 
     def _require_desk(self) -> Desk:
         if self.desk is None:

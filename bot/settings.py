@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from db.engine import DEFAULT_DATABASE_URL
 
@@ -44,9 +44,18 @@ class Settings:
     twilio_auth_token: str = "shopdesk-dev-token"
     twilio_whatsapp_from: str = "whatsapp:+14155238886"
     twilio_api_base: str = "https://api.twilio.com"
-    # A send that fails transiently (network, 429, 5xx) is tried this often within this time.
-    twilio_send_attempts: int = 4
-    twilio_retry_seconds: float = 20.0
+
+    # WhatsApp through Meta's Cloud API (bot/channels/whatsapp_cloud.py).
+    whatsapp_cloud_verify_token: str = ""
+    whatsapp_cloud_app_secret: str = ""
+    whatsapp_cloud_token: str = ""
+    whatsapp_cloud_phone_number_id: str = ""
+    whatsapp_cloud_api_base: str = "https://graph.facebook.com"
+    whatsapp_cloud_template: str = ""  # an approved template's name, sent outside the reply window
+
+    # A WhatsApp send that fails transiently (network, 429, 5xx) is tried this often within this time.
+    whatsapp_send_attempts: int = 4
+    whatsapp_retry_seconds: float = 20.0
 
     # Limits that protect the bot and the agents from floods.
     max_message_chars: int = 4096
@@ -67,7 +76,7 @@ class Settings:
     whatsapp_template_sid: str = ""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         d = cls()
         return cls(
@@ -82,8 +91,14 @@ class Settings:
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or d.twilio_auth_token,
             twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM") or d.twilio_whatsapp_from,
             twilio_api_base=(env.get("TWILIO_API_BASE") or d.twilio_api_base).rstrip("/"),
-            twilio_send_attempts=max(1, _int(env, "TWILIO_SEND_ATTEMPTS", d.twilio_send_attempts)),
-            twilio_retry_seconds=_float(env, "TWILIO_RETRY_SECONDS", d.twilio_retry_seconds),
+            whatsapp_cloud_verify_token=env.get("WHATSAPP_CLOUD_VERIFY_TOKEN", d.whatsapp_cloud_verify_token),
+            whatsapp_cloud_app_secret=env.get("WHATSAPP_CLOUD_APP_SECRET", d.whatsapp_cloud_app_secret),
+            whatsapp_cloud_token=env.get("WHATSAPP_CLOUD_TOKEN", d.whatsapp_cloud_token),
+            whatsapp_cloud_phone_number_id=env.get("WHATSAPP_CLOUD_PHONE_NUMBER_ID", d.whatsapp_cloud_phone_number_id),
+            whatsapp_cloud_api_base=(env.get("WHATSAPP_CLOUD_API_BASE") or d.whatsapp_cloud_api_base).rstrip("/"),
+            whatsapp_cloud_template=env.get("WHATSAPP_CLOUD_TEMPLATE", d.whatsapp_cloud_template),
+            whatsapp_send_attempts=max(1, _int(env, "WHATSAPP_SEND_ATTEMPTS", d.whatsapp_send_attempts)),
+            whatsapp_retry_seconds=_float(env, "WHATSAPP_RETRY_SECONDS", d.whatsapp_retry_seconds),
             max_message_chars=_int(env, "MAX_MESSAGE_CHARS", d.max_message_chars),
             rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", d.rate_limit_per_minute),
             rasa_timeout_seconds=_float(env, "RASA_TIMEOUT_SECONDS", d.rasa_timeout_seconds),

@@ -30,10 +30,10 @@ from bot.settings import Settings
 
 PATH = "/2010-04-01/Accounts/{sid}/Messages.json"
 FAILURES_PATH = "/2010-04-01/Accounts/{sid}/StandinFailures.json"
-RECORDED = web.AppKey("recorded", list)
+RECORDED: web.AppKey[list[dict[str, Any]]] = web.AppKey("recorded")
 # Per address: {"remaining", "failed", "status", "code"} of the failures a test asked for.
-FAILURES = web.AppKey("failures", dict)
-CREDENTIALS = web.AppKey("credentials", tuple)
+FAILURES: web.AppKey[dict[str, dict[str, Any]]] = web.AppKey("failures")
+CREDENTIALS: web.AppKey[tuple[str, str]] = web.AppKey("credentials")
 
 
 def _authorized(request: web.Request) -> bool:
@@ -61,7 +61,7 @@ async def create_message(request: web.Request) -> web.Response:
     form = await request.post()
     to, from_ = form.get("To"), form.get("From")
     body, content_sid = form.get("Body"), form.get("ContentSid")
-    if not to:
+    if not isinstance(to, str) or not to:
         return _error(400, 21604, "A 'To' phone number is required.")
     failure = request.app[FAILURES].get(to)
     if failure and failure["remaining"] > 0:
@@ -74,7 +74,7 @@ async def create_message(request: web.Request) -> web.Response:
         return _error(400, 21602, "Message body is required.")
     if body and len(str(body)) > 1600:
         return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
-    now = format_datetime(dt.datetime.now(dt.timezone.utc), usegmt=True)
+    now = format_datetime(dt.datetime.now(dt.UTC), usegmt=True)
     account = request.match_info["sid"]
     sid = "SM" + secrets.token_hex(16)
     message: dict[str, Any] = {
@@ -92,7 +92,8 @@ async def create_message(request: web.Request) -> web.Response:
 async def list_messages(request: web.Request) -> web.Response:
     if not _authorized(request):
         return _error(401, 20003, "Authenticate")
-    messages = list(reversed(request.app[RECORDED]))
+    recorded: list[dict[str, Any]] = request.app[RECORDED]
+    messages = recorded[::-1]
     if to := request.query.get("To"):
         messages = [m for m in messages if m["to"] == to]
     uri = request.path_qs

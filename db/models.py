@@ -110,6 +110,8 @@ class Contact(Base):
 
     conversation_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))
+    # The channel unit that last carried the customer's message (replies go back through it).
+    provider: Mapped[str] = mapped_column(String(32), server_default="twilio")
     address: Mapped[str] = mapped_column(String(128))
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     last_inbound_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

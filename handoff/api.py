@@ -12,9 +12,9 @@ Errors are JSON `{"error": <reason>, "detail": <text>}`: 400 bad_request, 401 un
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,14 +24,15 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from handoff.auth import AgentAuth, Role
-from handoff.desk import HandoffDesk, WindowClosed
+from handoff.config import DeskConfig
+from handoff.contract import DeliveryFailed, WindowClosed
+from handoff.desk import HandoffDesk
 from handoff.queue import ClaimRefused, NotOwner
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 AUTH_FRAME_SECONDS = 10.0
-MAX_TEXT = 4096
 
 Handler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
 
@@ -47,9 +48,10 @@ def bearer(request: web.Request) -> str:
 
 
 class AgentRoutes:
-    def __init__(self, desk: HandoffDesk, auth: AgentAuth) -> None:
+    def __init__(self, desk: HandoffDesk, auth: AgentAuth, config: DeskConfig) -> None:
         self.desk = desk
         self.auth = auth
+        self.config = config
 
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/agent", self.console)
@@ -74,7 +76,7 @@ class AgentRoutes:
                 if role is Role.supervisor and self.auth.role_of(agent) is not Role.supervisor:
                     return error(403, "supervisor_only", "this needs a supervisor account "
                                  "(an AGENT_TOKENS entry name:token:supervisor)")
-                await self.desk.seen(agent)
+                await self.desk.agents.seen(agent)
                 return await handler(request, agent)
             except RedisError as exc:
                 log.error("redis unavailable for %s %s: %s", request.method, request.path, exc)
@@ -90,21 +92,21 @@ class AgentRoutes:
         return web.FileResponse(STATIC / "console.html")
 
     async def queue(self, _request: web.Request, agent: str) -> web.Response:
-        return web.json_response({**await self.desk.snapshot(agent), "role": self.auth.role_of(agent).value})
+        return web.json_response({**await self.desk.views.snapshot(agent), "role": self.auth.role_of(agent).value})
 
     async def claim(self, request: web.Request, agent: str) -> web.Response:
         cid = request.match_info["conversation_id"]
         try:
-            conv = await self.desk.claim(cid, agent)
+            conv = await self.desk.agents.claim(cid, agent)
         except ClaimRefused as refused:
             if refused.reason == "taken":
                 return error(409, "taken", f"{refused.owner} already has this conversation", owner=refused.owner)
             if refused.reason == "limit":
-                limit = self.desk.settings.agent_max_conversations
+                limit = self.config.agent_max_conversations
                 return error(429, "limit", f"you already hold {limit} conversations (AGENT_MAX_CONVERSATIONS={limit}); "
                              "release or close one first")
             return error(409, "not_queued", "this conversation is not waiting in the queue")
-        return web.json_response({"conversation": conv.card(self.desk.clock()), "agent": agent})
+        return web.json_response({"conversation": conv.card(time.time()), "agent": agent})
 
     async def message(self, request: web.Request, agent: str) -> web.Response:
         cid = request.match_info["conversation_id"]
@@ -112,24 +114,23 @@ class AgentRoutes:
         text = body.get("text") if isinstance(body, dict) else None
         if not isinstance(text, str) or not text.strip():
             return error(400, "bad_request", 'send {"text": "<message to the customer>"}')
-        if len(text) > MAX_TEXT:
-            return error(400, "bad_request", f"the text has {len(text)} characters, at most {MAX_TEXT} are accepted")
+        limit = self.config.max_message_chars
+        if len(text) > limit:
+            return error(400, "bad_request", f"the text has {len(text)} characters, at most {limit} are accepted")
         try:
-            sent = await self.desk.send(cid, agent, text.strip())
+            template = await self.desk.agents.send(cid, agent, text.strip())
         except NotOwner as exc:
             return _not_owner(exc)
         except WindowClosed as exc:
             return error(422, "reply_window_closed", str(exc))
-        except (RedisError, SQLAlchemyError):
-            raise
-        except Exception as exc:
-            log.exception("agent message not delivered conversation=%s", cid)
+        except DeliveryFailed as exc:
+            log.error("agent message not delivered conversation=%s", cid)
             return error(502, "delivery_failed", f"the message could not be sent to the customer: {exc}")
-        return web.json_response({"sent": True, "template": sent.custom is not None})
+        return web.json_response({"sent": True, "template": template})
 
     async def release(self, request: web.Request, agent: str) -> web.Response:
         try:
-            position = await self.desk.release(request.match_info["conversation_id"], agent)
+            position = await self.desk.agents.release(request.match_info["conversation_id"], agent)
         except NotOwner as exc:
             return _not_owner(exc)
         return web.json_response({"released": True, "position": position})
@@ -140,13 +141,13 @@ class AgentRoutes:
         if not isinstance(note, str):
             return error(400, "bad_request", 'send {"note": "<resolution note>"}')
         try:
-            handed_back = await self.desk.close(request.match_info["conversation_id"], agent, note.strip())
+            handed_back = await self.desk.agents.close(request.match_info["conversation_id"], agent, note.strip())
         except NotOwner as exc:
             return _not_owner(exc)
         return web.json_response({"closed": True, "handed_back": handed_back})
 
     async def conversation(self, request: web.Request, _agent: str) -> web.Response:
-        return web.json_response(await self.desk.conversation(request.match_info["conversation_id"]))
+        return web.json_response(await self.desk.views.conversation(request.match_info["conversation_id"]))
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         token = bearer(request) or request.query.get("token", "")
@@ -164,7 +165,7 @@ class AgentRoutes:
                 return ws
         try:
             await self.desk.events.connected(ws, agent)
-            await ws.send_json({"type": "hello", **await self.desk.snapshot(agent), "role": self.auth.role_of(agent).value})
+            await ws.send_json({"type": "hello", **await self.desk.views.snapshot(agent), "role": self.auth.role_of(agent).value})
             async for message in ws:
                 if message.type == WSMsgType.TEXT and message.data == '{"type":"ping"}':
                     await ws.send_str('{"type":"pong"}')
@@ -181,7 +182,7 @@ class AgentRoutes:
     async def _first_frame_auth(self, ws: web.WebSocketResponse) -> str | None:
         try:
             message = await ws.receive(timeout=AUTH_FRAME_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         if message.type != WSMsgType.TEXT:
             return None

@@ -67,7 +67,7 @@ class BusinessHours:
     raw: str = ""
 
     @classmethod
-    def parse(cls, raw: str) -> "BusinessHours":
+    def parse(cls, raw: str) -> BusinessHours:
         text = raw.strip().lower()
         if not text:
             raise InvalidBusinessHours(raw, "it is empty")

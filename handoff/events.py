@@ -1,6 +1,6 @@
 """Live events for agent consoles, fanned out through Redis pub/sub.
 
-Any process publishes to `keys.EVENTS`; every process's listener pushes each event to its own
+Any process publishes to `keys.EVENTS` (a `Fanout`); every process's listener pushes each event to its own
 agent websockets, so an agent sees a queue change or a customer message whichever gateway
 process produced it. An event with `"to": name` goes only to that agent's sockets.
 
@@ -27,16 +27,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from handoff import keys
+from handoff.backoff import stop_if_cancelled
+from handoff.fanout import Fanout
 
 log = logging.getLogger(__name__)
-
-
-def stopping() -> None:
-    """Re-raise a cancellation that a library turned into another error (redis-py can, while a
-    command is in flight), so a background loop stops instead of carrying on."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 class EventHub:
@@ -44,7 +38,7 @@ class EventHub:
         self.redis = redis
         self.heartbeat_seconds = heartbeat_seconds
         self._sockets: dict[web.WebSocketResponse, tuple[str, str]] = {}  # ws → (agent, socket id)
-        self.listening = asyncio.Event()
+        self.fanout = Fanout(redis, keys.EVENTS, self._fan_out)
 
     @property
     def stale_seconds(self) -> float:
@@ -52,7 +46,7 @@ class EventHub:
         return self.heartbeat_seconds * 3
 
     async def publish(self, event: dict[str, Any]) -> None:
-        await self.redis.publish(keys.EVENTS, json.dumps(event))
+        await self.fanout.publish(json.dumps(event))
 
     async def connected(self, ws: web.WebSocketResponse, agent: str) -> None:
         socket_id = uuid.uuid4().hex
@@ -89,36 +83,12 @@ class EventHub:
                         pipe.zadd(keys.agent_sockets(agent), {socket_id: now})
                         pipe.zremrangebyscore(keys.agent_sockets(agent), 0, now - 10 * self.stale_seconds)
                     await pipe.execute()
-                stopping()
+                stop_if_cancelled()
             except RedisError as exc:
-                stopping()
+                stop_if_cancelled()
                 log.warning("agent heartbeat failed: %s", exc)
 
-    async def listen(self) -> None:
-        """Subscribe and fan out until cancelled; reconnects when Redis goes away."""
-        while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(keys.EVENTS)
-                self.listening.set()
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        await self._fan_out(message["data"])
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                stopping()
-                self.listening.clear()
-                log.warning("agent event listener lost Redis (%s); reconnecting", exc)
-                await asyncio.sleep(0.5)
-            finally:
-                try:
-                    await pubsub.aclose()
-                except Exception:  # the connection is already gone
-                    pass
-
-    async def _fan_out(self, raw: str | bytes) -> None:
-        data = raw.decode() if isinstance(raw, bytes) else raw
+    async def _fan_out(self, data: str) -> None:
         to = json.loads(data).get("to")
         for ws, (agent, _) in list(self._sockets.items()):
             if to and agent != to or ws.closed:

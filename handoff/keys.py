@@ -12,7 +12,6 @@
 | `shopdesk:desk:agent:{name}:sockets`  | zset   | the agent's open console websockets → last heartbeat (unix s)    |
 | `shopdesk:desk:agent:{name}:seen`     | string | last time the agent was seen (API call, socket heartbeat/close)  |
 | `shopdesk:desk:waits`                 | list   | recent pickup waits in seconds per queue place, newest first     |
-| `shopdesk:desk:inbound:{id}`          | string | unix time of the customer's last message (WhatsApp 24 h window)  |
 | `shopdesk:desk:shown:{id}:{message}`  | string | set once a customer message (its MessageSid / client id) was     |
 |                                       |        | shown to the agents: a router retry does not show it twice       |
 | `shopdesk:desk:events`                | pubsub | queue and message events for every process's agent websockets    |
@@ -48,10 +47,6 @@ def agent_sockets(agent: str) -> str:
 
 def agent_seen(agent: str) -> str:
     return f"{PREFIX}agent:{agent}:seen"
-
-
-def last_inbound(conversation_id: str) -> str:
-    return f"{PREFIX}inbound:{conversation_id}"
 
 
 def shown(conversation_id: str, message_id: str) -> str:

@@ -10,23 +10,19 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
 from handoff import keys
+from handoff.contract import Priority
 from handoff.state import (
     PRIORITY_RETURNED,
-    PRIORITY_URGENT,
     ConversationState,
     DeskConversation,
-    queued_at_of,
     queue_score,
+    queued_at_of,
 )
-
-
-def _s(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class ClaimRefused(Exception):
@@ -190,44 +186,40 @@ class DeskQueue:
         raw = await self.redis.hgetall(keys.conversation(conversation_id))
         if not raw:
             return None
-        return DeskConversation.from_hash(conversation_id, {_s(k): _s(v) for k, v in raw.items()})
-
-    async def state(self, conversation_id: str) -> ConversationState:
-        raw = await self.redis.hget(keys.conversation(conversation_id), "state")
-        return ConversationState(_s(raw)) if raw else ConversationState.bot
+        return DeskConversation.from_hash(conversation_id, cast(dict[str, str], raw))
 
     async def entries(self) -> list[DeskConversation]:
         """The queue, next first."""
-        ids = [_s(i) for i in await self.redis.zrange(keys.QUEUE, 0, -1)]
-        return await self._many(ids)
+        return await self._many(cast(list[str], await self.redis.zrange(keys.QUEUE, 0, -1)))
 
     async def assigned(self, agent: str | None = None) -> list[DeskConversation]:
         key = keys.agent_conversations(agent) if agent else keys.ASSIGNED
-        ids = sorted(_s(i) for i in await self.redis.smembers(key))
-        return await self._many(ids)
+        return await self._many(sorted(cast(set[str], await self.redis.smembers(key))))
 
     async def queued_before(self, when: float) -> list[DeskConversation]:
         """Queued conversations that entered the queue before `when`, next first. The time is read
         from the queue's scores (ms precision, rounded down), so only these hashes are read."""
-        ids = [_s(i) for i, score in await self.redis.zrange(keys.QUEUE, 0, -1, withscores=True)
-               if queued_at_of(score) < when]
+        scored = cast(list[tuple[str, float]], await self.redis.zrange(keys.QUEUE, 0, -1, withscores=True))
+        ids = [i for i, score in scored if queued_at_of(score) < when]
         return await self._many(ids)
 
     async def holder(self, conversation_id: str) -> tuple[ConversationState, str | None, str | None]:
         """(state, agent, channel): what an agent action checks, without reading the whole card."""
-        state, agent, channel = await self.redis.hmget(keys.conversation(conversation_id), ["state", "agent", "channel"])
-        return (ConversationState(_s(state)) if state else ConversationState.bot), _s(agent) or None, _s(channel) or None
+        state, agent, channel = cast(
+            list[str | None], await self.redis.hmget(keys.conversation(conversation_id), ["state", "agent", "channel"]),
+        )
+        return (ConversationState(state) if state else ConversationState.bot), agent or None, channel or None
 
     async def owners(self) -> list[tuple[str, str]]:
         """(conversation id, agent) of every conversation with an agent, by id."""
-        ids = sorted(_s(i) for i in await self.redis.smembers(keys.ASSIGNED))
+        ids = sorted(cast(set[str], await self.redis.smembers(keys.ASSIGNED)))
         if not ids:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for i in ids:
                 pipe.hget(keys.conversation(i), "agent")
-            agents = await pipe.execute()
-        return [(i, _s(a)) for i, a in zip(ids, agents) if a]
+            agents = cast(list[str | None], await pipe.execute())
+        return [(i, a) for i, a in zip(ids, agents, strict=True) if a]
 
     async def maybe_away(self, agent: str, now: float, stale: float, grace: float) -> bool:
         """False when `expire_grace` would certainly refuse every conversation of the agent: it has
@@ -239,7 +231,7 @@ class DeskQueue:
         if int(live) > 0:
             return False
         try:
-            return now - float(_s(seen) or 0) >= grace
+            return now - float(seen or 0) >= grace
         except ValueError:
             return True
 
@@ -251,17 +243,17 @@ class DeskQueue:
                 pipe.hgetall(keys.conversation(i))
             raws = await pipe.execute()
         return [
-            DeskConversation.from_hash(i, {_s(k): _s(v) for k, v in raw.items()})
-            for i, raw in zip(ids, raws) if raw
+            DeskConversation.from_hash(i, raw)
+            for i, raw in zip(ids, cast(list[dict[str, str]], raws), strict=True) if raw
         ]
 
     async def position(self, conversation_id: str) -> int | None:
-        rank = await self.redis.zrank(keys.QUEUE, conversation_id)
-        return None if rank is None else int(rank) + 1
+        rank = cast(int | None, await self.redis.zrank(keys.QUEUE, conversation_id))
+        return None if rank is None else rank + 1
 
     async def estimate_seconds(self, position: int) -> float | None:
         """Median recent wait per queue place × the place; None without history."""
-        waits = [float(_s(w)) for w in await self.redis.lrange(keys.WAITS, 0, keys.WAITS_KEPT - 1)]
+        waits = [float(w) for w in await self.redis.lrange(keys.WAITS, 0, keys.WAITS_KEPT - 1)]
         if not waits:
             return None
         return statistics.median(waits) * max(1, position)
@@ -270,15 +262,15 @@ class DeskQueue:
 
     async def enqueue(self, conversation_id: str, priority: int, queued_at: float, fields: dict[str, Any]) -> Enqueued:
         flat: list[Any] = []
-        for name, value in {**fields, "priority": priority, "queued_at": f"{queued_at:.3f}"}.items():
+        for name, value in {**fields, "priority": int(priority), "queued_at": f"{queued_at:.3f}"}.items():
             flat += [name, "" if value is None else str(value)]
         created, state, position, card = await self._enqueue(
             keys=[keys.conversation(conversation_id), keys.QUEUE],
             args=[conversation_id, queue_score(priority, queued_at), *flat],
         )
-        flat_card = [_s(x) for x in card]
-        conv = DeskConversation.from_hash(conversation_id, dict(zip(flat_card[::2], flat_card[1::2]))) if flat_card else None
-        return Enqueued(bool(int(created)), ConversationState(_s(state)), int(position), conv)
+        flat_card = [x for x in card]
+        conv = DeskConversation.from_hash(conversation_id, dict(zip(flat_card[::2], flat_card[1::2], strict=True))) if flat_card else None
+        return Enqueued(bool(int(created)), ConversationState(state), int(position), conv)
 
     async def claim(self, conversation_id: str, agent: str, max_conversations: int, now: float | None = None) -> bool:
         """True when this call claimed it, False when the agent already had it; else ClaimRefused."""
@@ -287,7 +279,7 @@ class DeskQueue:
                   keys.ASSIGNED, keys.WAITS],
             args=[conversation_id, agent, max_conversations, f"{now or time.time():.3f}", keys.WAITS_KEPT],
         )
-        result, owner = _s(result), _s(owner)
+        result, owner = result, owner
         if result == "claimed":
             return True
         if result == "mine":
@@ -315,14 +307,14 @@ class DeskQueue:
             args=[conversation_id, agent, queue_score(PRIORITY_RETURNED, queued_at), PRIORITY_RETURNED,
                   f"{now:.3f}", stale, grace],
         )
-        if _s(result[0]) in ("online", "grace", "not_owner"):
+        if result[0] in ("online", "grace", "not_owner"):
             return None
         return int(result[1])
 
     @staticmethod
     def _released(result: list[Any]) -> int:
-        if _s(result[0]) == "not_owner":
-            raise NotOwner(ConversationState(_s(result[1])), _s(result[2]) or None)
+        if result[0] == "not_owner":
+            raise NotOwner(ConversationState(result[1]), result[2] or None)
         return int(result[1])
 
     async def close(self, conversation_id: str, agent: str) -> DeskConversation:
@@ -330,10 +322,10 @@ class DeskQueue:
             keys=[keys.conversation(conversation_id), keys.agent_conversations(agent), keys.ASSIGNED],
             args=[conversation_id, agent],
         )
-        if _s(result[0]) == "not_owner":
-            raise NotOwner(ConversationState(_s(result[1])), _s(result[2]) or None)
-        flat = [_s(x) for x in result[1]]
-        return DeskConversation.from_hash(conversation_id, dict(zip(flat[::2], flat[1::2])))
+        if result[0] == "not_owner":
+            raise NotOwner(ConversationState(result[1]), result[2] or None)
+        flat = [x for x in result[1]]
+        return DeskConversation.from_hash(conversation_id, dict(zip(flat[::2], flat[1::2], strict=True)))
 
     async def leave(self, conversation_id: str) -> bool:
         """The customer leaves the queue (back to the bot); False when not queued."""
@@ -343,14 +335,14 @@ class DeskQueue:
         """Set a flag of a queued conversation; True only for the one call that set it."""
         return bool(await self._flag_once(keys=[keys.conversation(conversation_id)], args=[name]))
 
-    async def set_fields(self, conversation_id: str, fields: dict[str, str]) -> None:
-        await self.redis.hset(keys.conversation(conversation_id), mapping=fields)
+    async def set_fields(self, conversation_id: str, name: str, value: str) -> None:
+        await self.redis.hset(keys.conversation(conversation_id), name, value)
 
     async def tell_position(self, conversation_id: str, position: int) -> bool:
         return bool(await self._tell_position(keys=[keys.conversation(conversation_id)], args=[position]))
 
     async def bump(self, conv: DeskConversation) -> bool:
-        priority = min(PRIORITY_URGENT, conv.priority + 1)
+        priority = min(int(Priority.urgent), conv.priority + 1)
         if priority <= conv.priority:
             return False
         return bool(await self._bump(

@@ -1,24 +1,24 @@
 """What the desk keeps in SQL: one `handoffs` row per stay with the desk, and what it reads back
-for the agent (transcript from `messages`, the complaint, the WhatsApp contact)."""
+for the agent (transcript from `messages`, the complaint)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import Complaint, Contact, Handoff, Message
+from db.models import Complaint, Handoff, Message
 
 
 def utc(ts: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(ts, dt.UTC)
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:  # SQLite hands back naive UTC
-        return value.replace(tzinfo=dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
     return value
 
 
@@ -40,7 +40,7 @@ class HandoffRecords:
             session.add(row)
         return row.id
 
-    def _open(self, conversation_id: str):  # type: ignore[no-untyped-def]
+    def _open(self, conversation_id: str) -> Update:
         return update(Handoff).where(Handoff.conversation_id == conversation_id, Handoff.closed_at.is_(None))
 
     async def claimed(self, conversation_id: str, agent: str, at: float) -> None:
@@ -75,7 +75,7 @@ class HandoffRecords:
             )).all()
         return [
             {
-                "id": r.id, "reason": r.reason, "priority": r.priority, "summary": r.summary,
+                "id": r.id, "channel": r.channel, "reason": r.reason, "priority": r.priority, "summary": r.summary,
                 "agent_id": r.agent_id, "resolution_note": r.resolution_note, "outcome": r.outcome,
                 "queued_at": _iso(r.queued_at), "claimed_at": _iso(r.claimed_at), "closed_at": _iso(r.closed_at),
             }
@@ -103,11 +103,3 @@ class HandoffRecords:
             "description": row.description, "media_url": row.media_url, "status": row.status,
             "needs_human": row.needs_human, "language": row.language, "created_at": _iso(row.created_at),
         }
-
-    async def last_inbound(self, conversation_id: str) -> float | None:
-        async with self._sessionmaker() as session:
-            value = (await session.scalars(
-                select(Contact.last_inbound_at).where(Contact.conversation_id == conversation_id)
-            )).first()
-        value = _aware(value)
-        return value.timestamp() if value else None

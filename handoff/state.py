@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from handoff.contract import Priority
+
 
 class ConversationState(str, enum.Enum):
     bot = "bot"  # Rasa answers; the desk keeps no hash for the conversation
@@ -13,32 +15,21 @@ class ConversationState(str, enum.Enum):
     agent = "agent"  # an agent has it; customer messages go to the agent's console
 
 
-# Priority bands (higher first). Requests carry 0–2; a conversation an agent lost by a dropped
-# websocket goes back with RETURNED so it is next in line.
-PRIORITY_NORMAL = 0
-PRIORITY_COMPLAINT = 1
-PRIORITY_URGENT = 2
-PRIORITY_RETURNED = 3
+# Above every priority a handoff can ask for (handoff.contract.Priority): a conversation an
+# agent lost by a dropped websocket goes back with it, so it is next in line.
+PRIORITY_RETURNED = int(Priority.urgent) + 1
 _BAND = 10**13  # above any unix time in ms for the next 250 years
 
 
 def queue_score(priority: int, queued_at: float) -> float:
     """Lower scores come first: the higher the priority, the lower the band; then oldest first."""
-    priority = max(PRIORITY_NORMAL, min(PRIORITY_RETURNED, priority))
+    priority = max(Priority.normal, min(PRIORITY_RETURNED, priority))
     return float((PRIORITY_RETURNED - priority) * _BAND + int(queued_at * 1000))
 
 
 def queued_at_of(score: float) -> float:
     """The queued time in a queue score (to the ms, rounded down)."""
     return (int(score) % _BAND) / 1000
-
-
-# Reasons that need at least this priority whatever the assistant sent.
-REASON_FLOOR = {
-    "complaint": PRIORITY_COMPLAINT,
-    "billing_complaint": PRIORITY_URGENT,
-    "repeat_complaint": PRIORITY_URGENT,
-}
 
 
 @dataclass
@@ -67,7 +58,7 @@ class DeskConversation:
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_hash(cls, conversation_id: str, raw: dict[str, str]) -> "DeskConversation":
+    def from_hash(cls, conversation_id: str, raw: dict[str, str]) -> DeskConversation:
         def opt(name: str) -> str | None:
             value = raw.get(name)
             return value or None

@@ -1,4 +1,5 @@
-"""What the desk tells customers, in German and English (the handoff request's language)."""
+"""What the gateway and the desk tell customers, in German and English: the one home of the
+process's wording (the assistant's own is in domain.yml)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,22 @@ import datetime as dt
 import re
 
 _TEXTS: dict[str, dict[str, str]] = {
+    "too_long": {
+        "de": "Deine Nachricht ist zu lang (höchstens {limit} Zeichen). Bitte schick sie kürzer oder in Teilen.",
+        "en": "Your message is too long (at most {limit} characters). Please send it shorter or in parts.",
+    },
+    "rate_limited": {
+        "de": "Du schreibst gerade sehr schnell. Bitte warte eine Minute, dann geht es weiter.",
+        "en": "You are sending messages very quickly. Please wait a minute, then we'll continue.",
+    },
+    "choose": {  # the label of a list of choices (WhatsApp shows a list behind one button)
+        "de": "Auswählen",
+        "en": "Choose",
+    },
+    "delay": {
+        "de": "Einen Moment bitte, ich bin gleich für dich da.",
+        "en": "One moment please, I'll be right with you.",
+    },
     "queued": {
         "de": "Ein Mitarbeiter übernimmt gleich. Du bist Nummer {position} in der Warteschlange. {wait}",
         "en": "A member of our team will take over. You are number {position} in the queue. {wait}",

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import model as rasa_model  # noqa: E402
 import stack  # noqa: E402
 
+from actions.demo_orders import seed  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 
 # SHOPDESK_VAR moves all runtime files (databases, Redis data, logs), e.g. for a second instance.
@@ -77,12 +78,7 @@ def main() -> int:
             print(f"run: started an embedded Redis at {env['REDIS_URL']} (set REDIS_URL to use your own)", flush=True)
 
         upgrade(env["DATABASE_URL"])
-        try:
-            from actions.demo_orders import seed
-        except ImportError:
-            seed = None
-        if seed is not None:
-            seed(env["DATABASE_URL"])
+        seed(env["DATABASE_URL"])
         model = rasa_model.train()
 
         if not env.get("TWILIO_ACCOUNT_SID") and not env.get("TWILIO_API_BASE"):

@@ -138,6 +138,13 @@ def start_twilio_standin(port: int, env: dict[str, str], log_dir: Path | None) -
     return wait_until(service, lambda: port_open(port), 30)
 
 
+def start_whatsapp_cloud_standin(port: int, env: dict[str, str], log_dir: Path | None) -> Service:
+    cmd = [str(APP_PYTHON), "-m", "bot.whatsapp_cloud_standin", "--port", str(port)]
+    process, log = _spawn("whatsapp-cloud-standin", cmd, env, log_dir)
+    service = Service("whatsapp cloud stand-in", process, f"http://127.0.0.1:{port}", log)
+    return wait_until(service, lambda: port_open(port), 30)
+
+
 def start_gateway(port: int, env: dict[str, str], log_dir: Path | None, name: str = "gateway") -> Service:
     env = {**env, "GATEWAY_PORT": str(port)}
     process, log = _spawn(name, [str(APP_PYTHON), "-m", "bot"], env, log_dir)

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import model as rasa_model  # noqa: E402  (scripts/ is not a package)
 import stack  # noqa: E402
 
+from actions.demo_orders import seed  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 
 
@@ -75,12 +76,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
             asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     upgrade(url)
-    try:
-        from actions.demo_orders import seed
-    except ImportError:
-        seed = None
-    if seed is not None:
-        seed(url)
+    seed(url)
     yield url
     if dropper is not None:
         dropper()

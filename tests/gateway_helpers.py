@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
+import json
 import secrets
 import sqlite3
 import time
@@ -19,20 +21,26 @@ from typing import Any, TypeVar
 
 import aiohttp
 import pytest
+import stack  # scripts/ is on sys.path through tests/conftest.py
 from aiohttp.test_utils import TestServer
-from sqlalchemy import select
+from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
-import stack  # scripts/ is on sys.path through tests/conftest.py
-from bot.app import create_app
+from bot.app import Gateway as GatewayParts
+from bot.app import build_gateway
+from bot.channels.whatsapp_cloud import signature_of
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade
-from db.models import Feedback, Message
+from db.models import Contact, Feedback, Message
 
 ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "gateway-test-token"
 AGENT_TOKEN = "anna-test-token"
+CLOUD_APP_SECRET = "cloud-app-secret-" + "7" * 16
+CLOUD_TOKEN = "EAAG" + "c" * 40
+CLOUD_PHONE_NUMBER_ID = "106540352242922"
+CLOUD_VERIFY_TOKEN = "shopdesk-verify-" + "v" * 12
 T = TypeVar("T")
 
 
@@ -45,10 +53,24 @@ def twilio_standin(service_logs: Path) -> Iterator[str]:
     service.stop()
 
 
-def gateway_env(redis_url: str, database_url: str, rasa_url: str, twilio_url: str, **extra: str) -> dict[str, str]:
+@pytest.fixture(scope="session")
+def cloud_standin(service_logs: Path) -> Iterator[str]:
+    """The Graph API stand-in as its own process, started the way `make run` starts it."""
+    env = stack.app_env(WHATSAPP_CLOUD_TOKEN=CLOUD_TOKEN, WHATSAPP_CLOUD_PHONE_NUMBER_ID=CLOUD_PHONE_NUMBER_ID)
+    service = stack.start_whatsapp_cloud_standin(stack.free_port(), env, service_logs)
+    yield service.url
+    service.stop()
+
+
+def gateway_env(
+    redis_url: str, database_url: str, rasa_url: str, twilio_url: str, cloud_url: str = "http://127.0.0.1:9", **extra: str,
+) -> dict[str, str]:
     return {
         "REDIS_URL": redis_url, "DATABASE_URL": database_url, "RASA_URL": rasa_url,
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_API_BASE": twilio_url,
+        "WHATSAPP_CLOUD_APP_SECRET": CLOUD_APP_SECRET, "WHATSAPP_CLOUD_TOKEN": CLOUD_TOKEN,
+        "WHATSAPP_CLOUD_PHONE_NUMBER_ID": CLOUD_PHONE_NUMBER_ID, "WHATSAPP_CLOUD_VERIFY_TOKEN": CLOUD_VERIFY_TOKEN,
+        "WHATSAPP_CLOUD_API_BASE": cloud_url,
         "AGENT_TOKENS": f"anna:{AGENT_TOKEN}", "BUSINESS_HOURS": "24/7", **extra,
     }
 
@@ -57,7 +79,7 @@ def gateway_env(redis_url: str, database_url: str, rasa_url: str, twilio_url: st
 class Gateway:
     url: str
     settings: Settings
-    app: Any = None  # the aiohttp application when the gateway runs in this process
+    parts: GatewayParts | None = None  # the wired gateway when it runs in this process
 
     @property
     def ws_url(self) -> str:
@@ -76,24 +98,38 @@ class Gateway:
             async with session.post(f"{self.url}/webhooks/twilio/whatsapp", data=form, headers=headers) as response:
                 return response.status, await response.text()
 
+    async def cloud_webhook(self, payload: dict[str, Any], signature: str | None = "sign") -> tuple[int, str]:
+        """POSTs a Cloud API webhook as Meta does: the raw JSON body signed with the app secret."""
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature == "sign":
+            headers["X-Hub-Signature-256"] = signature_of(body, CLOUD_APP_SECRET)
+        elif signature is not None:
+            headers["X-Hub-Signature-256"] = signature
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{self.url}/webhooks/whatsapp/cloud", data=body, headers=headers) as response:
+                return response.status, await response.text()
+
 
 @asynccontextmanager
 async def running_gateway(settings: Settings, port: int | None = None) -> AsyncIterator[Gateway]:
     """The real gateway application on a loopback port (a free one unless given), in this process."""
     port = port or stack.free_port()
     settings = replace(settings, gateway_port=port, public_url=f"http://127.0.0.1:{port}")
-    app = create_app(settings)
-    server = TestServer(app, host="127.0.0.1", port=port)
+    parts = build_gateway(settings)
+    server = TestServer(parts.app, host="127.0.0.1", port=port)
     try:
         await server.start_server()
-        yield Gateway(url=f"http://127.0.0.1:{port}", settings=settings, app=app)
+        yield Gateway(url=f"http://127.0.0.1:{port}", settings=settings, parts=parts)
     finally:
         await server.close()
 
 
 @pytest.fixture(scope="session")
-async def gateway(redis_url: str, database_url: str, rasa_server: str, twilio_standin: str) -> AsyncIterator[Gateway]:
-    settings = Settings.from_env(gateway_env(redis_url, database_url, rasa_server, twilio_standin))
+async def gateway(
+    redis_url: str, database_url: str, rasa_server: str, twilio_standin: str, cloud_standin: str,
+) -> AsyncIterator[Gateway]:
+    settings = Settings.from_env(gateway_env(redis_url, database_url, rasa_server, twilio_standin, cloud_standin))
     async with running_gateway(settings) as running:
         yield running
 
@@ -158,6 +194,39 @@ async def messages_to(twilio_url: str, to: str) -> list[dict[str, Any]]:
     return list(reversed(listing["messages"]))
 
 
+# -- WhatsApp through Meta's Cloud API ---------------------------------------------------------------
+
+def cloud_message(number: str, message_id: str | None = None, **content: Any) -> dict[str, Any]:
+    """A webhook payload carrying one message from `number` ("whatsapp:+49…" or "+49…"), e.g.
+    `cloud_message(n, type="text", text={"body": "Hallo"})`."""
+    wa_id = number.removeprefix("whatsapp:").removeprefix("+")
+    message = {"from": wa_id, "id": message_id or "wamid." + secrets.token_hex(12), "timestamp": str(int(time.time())), **content}
+    return {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "4930123456", "phone_number_id": CLOUD_PHONE_NUMBER_ID},
+        "contacts": [{"profile": {"name": "Kundin"}, "wa_id": wa_id}], "messages": [message],
+    }}]}]}
+
+
+def cloud_text(number: str, text: str, message_id: str | None = None) -> dict[str, Any]:
+    return cloud_message(number, message_id, type="text", text={"body": text})
+
+
+async def cloud_sent_to(cloud_url: str, number: str) -> list[dict[str, Any]]:
+    """The messages the Graph API stand-in recorded for `number`, oldest first."""
+    to = number.removeprefix("whatsapp:").removeprefix("+")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {CLOUD_TOKEN}"}) as session:
+        async with session.get(f"{cloud_url}/v21.0/{CLOUD_PHONE_NUMBER_ID}/messages", params={"to": to}) as response:
+            assert response.status == 200, await response.text()
+            return list(reversed((await response.json())["data"]))
+
+
+def cloud_texts(sent: list[dict[str, Any]]) -> list[str]:
+    """What the customer reads of each sent message: its text, or the body of its choices."""
+    return [m["text"]["body"] if m["type"] == "text" else m.get("interactive", {}).get("body", {}).get("text", "")
+            for m in sent]
+
+
 # -- web chat -----------------------------------------------------------------------------------
 
 def new_session_id() -> str:
@@ -174,7 +243,7 @@ class WebchatClient:
 
     @classmethod
     @asynccontextmanager
-    async def connect(cls, ws_url: str, session_id: str | None = None, language: str = "de") -> AsyncIterator["WebchatClient"]:
+    async def connect(cls, ws_url: str, session_id: str | None = None, language: str = "de") -> AsyncIterator[WebchatClient]:
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(ws_url) as ws:
                 client = cls(session, ws)
@@ -194,7 +263,7 @@ class WebchatClient:
                 raise AssertionError(f"no {kind!r} frame within {timeout} s; got {self.frames[-5:]}")
             try:
                 frame = await self.ws.receive_json(timeout=remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             self.frames.append(frame)
             if frame.get("type") == kind:
@@ -241,6 +310,18 @@ async def feedback(database_url: str, conversation_id: str) -> list[tuple[int | 
         async with session_factory(engine)() as session:
             rows = (await session.scalars(select(Feedback).where(Feedback.conversation_id == conversation_id))).all()
         return [(row.rating, row.agent_id) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+async def last_wrote_hours_ago(database_url: str, conversation_id: str, hours: float) -> None:
+    """Moves the customer's last message `hours` into the past (the reply window's clock)."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await session.execute(update(Contact).where(Contact.conversation_id == conversation_id).values(
+                last_inbound_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours),
+            ))
     finally:
         await engine.dispose()
 

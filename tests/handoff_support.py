@@ -16,13 +16,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from bot.outbound import Channel, HandoffRequest, Inbound, Outbound
-from bot.router import transcript_text
 from bot.settings import Settings
 from bot.transcript import Transcript
 from db.engine import create_engine, session_factory
 from handoff import keys
 from handoff.app import setup_handoff
+from handoff.contract import ALWAYS_OPEN, HandoffRequest, Inbound, Outbound, ReplyWindow, WindowClosed
 from handoff.desk import HandoffDesk
 
 # Names of their own: the gateway tests' accounts live in the same database.
@@ -37,14 +36,31 @@ def new_id(prefix: str = "web-") -> str:
     return prefix + secrets.token_hex(12)
 
 
+def channel_of(conversation_id: str) -> str:
+    return "whatsapp" if conversation_id.startswith("wa-") else "webchat"
+
+
 class RecordingDelivery:
+    """Records what the desk hands over. A test closes a conversation's reply window with
+    `windows[cid] = ReplyWindow(...)` to see what the desk does with a channel's answer."""
+
     def __init__(self, transcript: Transcript) -> None:
         self.transcript = transcript
         self.sent: list[tuple[str, Outbound]] = []
+        self.windows: dict[str, ReplyWindow] = {}
         self._changed = asyncio.Condition()
 
+    async def reply_window(self, conversation_id: str) -> ReplyWindow:
+        return self.windows.get(conversation_id, ALWAYS_OPEN)
+
+    async def typing(self, conversation_id: str) -> None:
+        """The desk shows no typing; the router does, and it is not part of these tests."""
+
     async def deliver(self, conversation_id: str, messages: list[Outbound]) -> None:
-        channel = "whatsapp" if conversation_id.startswith("wa-") else "webchat"
+        window = await self.reply_window(conversation_id)
+        if not window.open and not window.fallback:
+            raise WindowClosed(window.why)
+        channel = channel_of(conversation_id)
         for message in messages:
             await self.transcript.record(conversation_id, channel, message.sender, message.text or "", message.agent_id)
         async with self._changed:
@@ -103,13 +119,13 @@ class DeskHarness:
 
     async def customer(self, conversation_id: str, text: str, language: str = "de", shown: str | None = None) -> bool:
         """A customer message as the router hands it over: transcript first, then the desk."""
-        channel = Channel.whatsapp if conversation_id.startswith("wa-") else Channel.webchat
+        channel = channel_of(conversation_id)
         inbound = Inbound(conversation_id, channel, text, language, shown=shown)
-        await self.delivery.transcript.record(conversation_id, channel.value, "customer", transcript_text(inbound))
+        await self.delivery.transcript.record(conversation_id, channel, "customer", inbound.transcript_text())
         return await self.desk.takes_message(inbound)
 
     async def handoff(self, conversation_id: str, **request: Any) -> None:
-        channel = Channel.whatsapp if conversation_id.startswith("wa-") else Channel.webchat
+        channel = channel_of(conversation_id)
         request.setdefault("reason", "customer_request")
         await self.desk.request_handoff(conversation_id, channel, HandoffRequest(**request))
 

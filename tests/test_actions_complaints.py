@@ -92,7 +92,7 @@ async def test_a_complaint_older_than_30_days_is_no_repeat(sessions) -> None:
         session.add(Complaint(
             reference=new_reference(), conversation_id=sender, channel="webchat", category="other",
             description="old", language="de", needs_human=False, status="closed",
-            created_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=31)))
+            created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=31)))
         await session.commit()
     stored = await store_complaint(sessions, NewComplaint(
         conversation_id=sender, channel="webchat", category="damaged", order_number=None,

@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from db.engine import create_engine, session_factory
 from db.models import Agent, Handoff
-from handoff import keys
-import pytest
-
 from handoff.auth import InvalidAgentTokens, Role, hash_token, parse_agent_tokens, verify_token
+from handoff.contract import ReplyWindow
 from tests.handoff_support import AGENTS, desk_app, new_id, next_event
 
 
@@ -118,15 +117,16 @@ async def test_agent_message_goes_to_the_customer_with_the_agent_id(redis_url, d
         assert (await h.say(cid, "anna-desk", "   ")).status == 400
 
 
-async def test_whatsapp_message_outside_the_24_hour_window_is_refused(redis_url, database_url):
+async def test_a_message_outside_the_channels_reply_window_is_refused_with_its_reason(redis_url, database_url):
     async with desk_app(redis_url, database_url) as h:
         cid = new_id("wa-")
         await h.handoff(cid)
         assert (await h.claim(cid, "anna-desk")).status == 200
+        h.delivery.windows[cid] = ReplyWindow(open=True, until=time.time() + 24 * 3600)
         view = await (await h.client.get(f"/api/conversations/{cid}", headers=h.auth("anna-desk"))).json()
         assert 23.9 * 3600 < view["reply_window_seconds_left"] <= 24 * 3600
-        # The customer's last message was 25 hours ago.
-        await h.redis.set(keys.last_inbound(cid), f"{time.time() - 25 * 3600:.3f}")
+        # The channel says its window closed an hour ago, and it has no template.
+        h.delivery.windows[cid] = ReplyWindow(open=False, until=time.time() - 3600, why="only within 24 hours")
         sent_before = len(h.delivery.sent)
         response = await h.say(cid, "anna-desk", "Are you still there?")
         assert response.status == 422
@@ -135,22 +135,21 @@ async def test_whatsapp_message_outside_the_24_hour_window_is_refused(redis_url,
         assert len(h.delivery.sent) == sent_before
         view = await (await h.client.get(f"/api/conversations/{cid}", headers=h.auth("anna-desk"))).json()
         assert view["reply_window_seconds_left"] == 0
-        # A new customer message opens the window again.
-        await h.customer(cid, "Hallo?")
+        # The window open again (the customer wrote): the message goes out.
+        h.delivery.windows[cid] = ReplyWindow(open=True, until=time.time() + 24 * 3600)
         assert (await h.say(cid, "anna-desk", "Ja, ich bin da.")).status == 200
 
 
-async def test_whatsapp_message_outside_the_window_goes_as_template_when_configured(redis_url, database_url):
-    async with desk_app(redis_url, database_url, whatsapp_template_sid="HX0123456789abcdef") as h:
+async def test_a_message_outside_the_window_is_sent_when_the_channel_has_a_template(redis_url, database_url):
+    async with desk_app(redis_url, database_url) as h:
         cid = new_id("wa-")
         await h.handoff(cid)
         assert (await h.claim(cid, "anna-desk")).status == 200
-        await h.redis.set(keys.last_inbound(cid), f"{time.time() - 30 * 3600:.3f}")
+        h.delivery.windows[cid] = ReplyWindow(open=False, until=time.time() - 6 * 3600, fallback=True)
         response = await h.say(cid, "anna-desk", "Wir haben Ihr Paket gefunden.")
         assert response.status == 200 and (await response.json())["template"] is True
         _, sent = h.delivery.sent[-1]
-        assert sent.custom == {"whatsapp_template": {"content_sid": "HX0123456789abcdef",
-                                                     "variables": {"1": "Wir haben Ihr Paket gefunden."}}}
+        assert sent.text == "Wir haben Ihr Paket gefunden."
 
 
 async def test_release_puts_the_conversation_back_in_the_queue(redis_url, database_url):

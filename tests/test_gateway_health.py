@@ -7,10 +7,17 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-
 import stack
+
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
-    Gateway, WebchatClient, gateway, new_number, new_session_id, running_gateway, twilio_standin, whatsapp_form,
+    Gateway,
+    WebchatClient,
+    gateway,
+    new_number,
+    new_session_id,
+    running_gateway,
+    twilio_standin,
+    whatsapp_form,
 )
 
 

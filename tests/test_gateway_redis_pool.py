@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import stack
 from redis.asyncio import Redis
 
-import stack
-from bot import appkeys
-from bot.app import create_app
+from bot.app import build_gateway
 from bot.settings import Settings
 from tests.gateway_helpers import gateway_env
 
@@ -31,8 +30,7 @@ async def test_a_hundred_concurrent_calls_share_a_small_pool_and_all_succeed(
     unused = "http://127.0.0.1:9"  # Rasa and Twilio are not called here
     settings = Settings.from_env(gateway_env(own_redis.url, database_url, unused, unused, REDIS_MAX_CONNECTIONS="4"))
     assert settings.redis_max_connections == 4
-    app = create_app(settings)
-    redis = app[appkeys.REDIS]
+    redis = build_gateway(settings).redis
     probe = Redis.from_url(own_redis.url)
     try:
         # Each call holds its connection for 0.1 s, like a worker's blocking read.

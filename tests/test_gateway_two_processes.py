@@ -9,13 +9,22 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-
 import stack
-from bot.conversations import whatsapp_id
+
+from bot.channels.whatsapp import conversation_id as whatsapp_id
 from bot.settings import Settings
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
-    AGENT_TOKEN, Gateway, WebchatClient, eventually, gateway_env, new_number, new_session_id, sent_to, transcript,
-    twilio_standin, whatsapp_form,
+    AGENT_TOKEN,
+    Gateway,
+    WebchatClient,
+    eventually,
+    gateway_env,
+    new_number,
+    new_session_id,
+    sent_to,
+    transcript,
+    twilio_standin,
+    whatsapp_form,
 )
 from tests.test_whatsapp_webhook import QUESTIONS
 
@@ -102,7 +111,7 @@ async def test_a_burst_spread_over_both_processes_is_answered_in_order(
             assert rows[i - 1][0] == "bot", rows
     sent = await sent_to(twilio_standin, number)
     bot_lines = [t for s, t in rows if s == "bot"]
-    assert len(sent) == len(bot_lines) and all(body.startswith(line) for body, line in zip(sent, bot_lines))
+    assert len(sent) == len(bot_lines) and all(body.startswith(line) for body, line in zip(sent, bot_lines, strict=True))
 
 
 async def _queue(agent: aiohttp.ClientSession, gateway: Gateway) -> str:

@@ -11,7 +11,7 @@ from handoff import texts
 from handoff.business_hours import BusinessHours, InvalidBusinessHours
 
 BERLIN = ZoneInfo("Europe/Berlin")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def at(text: str, zone: dt.tzinfo = UTC) -> dt.datetime:

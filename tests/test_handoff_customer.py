@@ -46,7 +46,7 @@ async def test_a_claim_records_the_wait_for_later_estimates(redis_url, database_
 
 async def test_outside_business_hours_the_customer_hears_when_agents_are_back(redis_url, database_url):
     # Open only for half an hour about twelve hours from now: closed at this moment, whatever the time.
-    opens = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=12)).replace(minute=0, second=0, microsecond=0)
+    opens = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=12)).replace(minute=0, second=0, microsecond=0)
     day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[opens.weekday()]
     hours = f"{day} {opens:%H}:00-{opens:%H}:30 UTC"
     async with desk_app(redis_url, database_url, business_hours=hours) as h:
@@ -55,7 +55,7 @@ async def test_outside_business_hours_the_customer_hears_when_agents_are_back(re
         await h.handoff(de, language="de")
         text_en = h.delivery.texts(en)[0]
         assert "Our team is away right now" in text_en
-        when_en = "today" if opens.date() == dt.datetime.now(dt.timezone.utc).date() else "tomorrow"
+        when_en = "today" if opens.date() == dt.datetime.now(dt.UTC).date() else "tomorrow"
         assert f"We're back {when_en} at {opens:%H:%M} (UTC)" in text_en, text_en
         text_de = h.delivery.texts(de)[0]
         when_de = "heute" if when_en == "today" else "morgen"

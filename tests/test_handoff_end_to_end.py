@@ -11,12 +11,22 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from bot.conversations import whatsapp_id
+from bot.channels.whatsapp import conversation_id as whatsapp_id
 from db.engine import create_engine, session_factory
 from db.models import Complaint
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
-    AGENT_TOKEN, Gateway, WebchatClient, eventually, feedback, gateway, new_number, new_session_id, sent_to,
-    transcript, twilio_standin, whatsapp_form,
+    AGENT_TOKEN,
+    Gateway,
+    WebchatClient,
+    eventually,
+    feedback,
+    gateway,
+    new_number,
+    new_session_id,
+    sent_to,
+    transcript,
+    twilio_standin,
+    whatsapp_form,
 )
 
 AGENT = {"Authorization": f"Bearer {AGENT_TOKEN}"}

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.outbound import Channel, Inbound
-from handoff.desk import DeskUnavailable
+from handoff.contract import DeskUnavailable, Inbound
 from tests.handoff_support import desk_app, new_id, next_event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-import stack  # noqa: E402
+import stack
 
 
 async def test_after_the_grace_period_a_dropped_agents_conversation_is_back_at_the_front(redis_url, database_url):
@@ -28,7 +27,7 @@ async def test_after_the_grace_period_a_dropped_agents_conversation_is_back_at_t
         h.sockets.remove(ws)
         # Within the grace period it stays Anna's.
         await asyncio.sleep(0.3)
-        assert [c["conversation_id"] for c in (await h.desk.snapshot("anna-desk"))["mine"]] == [dropped]
+        assert [c["conversation_id"] for c in (await h.desk.views.snapshot("anna-desk"))["mine"]] == [dropped]
         event = await next_event(watcher, lambda e: e["type"] == "released", timeout=5)
         assert event["entry"]["conversation_id"] == dropped
         queue = (await h.queue("ben-desk"))["queue"]
@@ -44,7 +43,7 @@ async def test_an_agent_with_an_open_socket_keeps_the_conversation(redis_url, da
         await h.socket("anna-desk")
         assert (await h.claim(cid, "anna-desk")).status == 200
         await asyncio.sleep(1.2)
-        assert [c["conversation_id"] for c in (await h.desk.snapshot("anna-desk"))["mine"]] == [cid]
+        assert [c["conversation_id"] for c in (await h.desk.views.snapshot("anna-desk"))["mine"]] == [cid]
 
 
 async def test_a_new_app_instance_on_the_same_redis_continues_a_live_conversation(redis_url, database_url):
@@ -95,4 +94,4 @@ async def test_without_redis_the_api_answers_503_and_the_desk_raises(lonely_redi
         assert body["error"] == "redis_unavailable" and "Redis is not reachable" in body["detail"]
         assert (await h.claim(cid, "anna-desk")).status == 503
         with pytest.raises(DeskUnavailable):
-            await h.desk.takes_message(Inbound(cid, Channel.webchat, "hallo?"))
+            await h.desk.takes_message(Inbound(cid, "webchat", "hallo?"))

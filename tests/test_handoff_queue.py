@@ -56,7 +56,7 @@ async def test_a_long_wait_moves_a_conversation_up_one_priority(redis_url, datab
         await asyncio.sleep(0.7)  # past half the queue timeout
         newer = new_id()
         await h.handoff(newer, reason="complaint", priority=1)
-        await h.desk.sweep_once()
+        await h.desk.sweeper.sweep_once()
         queue = (await h.queue())["queue"]
         assert [e["conversation_id"] for e in queue] == [old, newer]
         assert queue[0]["priority"] == 1

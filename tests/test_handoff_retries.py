@@ -6,13 +6,13 @@ The failure is real: the desk's database refuses the "we keep your message" noti
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.outbound import Channel, Inbound
+from handoff.contract import Inbound
 from tests.gateway_helpers import inserts_fail, own_database  # noqa: F401  (fixture)
 from tests.handoff_support import desk_app, new_id
 
@@ -23,7 +23,7 @@ async def customer_events(ws, conversation_id: str, quiet: float = 1.5) -> list[
     while True:
         try:
             event = json.loads((await ws.receive(timeout=quiet)).data)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return texts
         if event.get("type") == "message" and event.get("conversation_id") == conversation_id and event["sender"] == "customer":
             texts.append(event["text"])
@@ -37,11 +37,11 @@ async def test_a_retried_customer_message_is_shown_to_the_agent_once(
         cid = new_id()
         await h.handoff(cid, reason="complaint")
         ws = await h.socket("anna-desk")
-        message = Inbound(cid, Channel.webchat, "Das Paket war nass.", "de", external_id="client-7")
+        message = Inbound(cid, "webchat", "Das Paket war nass.", "de", external_id="client-7")
         with inserts_fail(path):
-            with pytest.raises(Exception):
+            with pytest.raises(SQLAlchemyError):
                 await h.desk.takes_message(message)
         assert await h.desk.takes_message(message) is True  # the router's retry
         # Another message is still shown.
-        assert await h.desk.takes_message(Inbound(cid, Channel.webchat, "Hallo?", "de", external_id="client-8")) is True
+        assert await h.desk.takes_message(Inbound(cid, "webchat", "Hallo?", "de", external_id="client-8")) is True
         assert await customer_events(ws, cid) == ["Das Paket war nass.", "Hallo?"]

@@ -3,7 +3,6 @@ customer's language with the shop's facts, and Ctrl-C/SIGTERM stops every proces
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import re
@@ -24,7 +23,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import stack  # noqa: E402
 
 
-def _lines(process: subprocess.Popen) -> "queue.Queue[str]":
+def _lines(process: subprocess.Popen) -> queue.Queue[str]:
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
@@ -35,7 +34,7 @@ def _lines(process: subprocess.Popen) -> "queue.Queue[str]":
     return lines
 
 
-def _wait_for(lines: "queue.Queue[str]", marker: str, timeout: float, seen: list[str]) -> None:
+def _wait_for(lines: queue.Queue[str], marker: str, timeout: float, seen: list[str]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

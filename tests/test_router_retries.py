@@ -12,13 +12,21 @@ import json
 from pathlib import Path
 
 import aiohttp
+import stack
 from redis.asyncio import Redis
 
-import stack
-from bot import appkeys, keys
+from bot import keys
 from bot.settings import Settings
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
-    WebchatClient, eventually, gateway_env, rasa_heard, inserts_fail, new_session_id, own_database, running_gateway, transcript,
+    WebchatClient,
+    eventually,
+    gateway_env,
+    inserts_fail,
+    new_session_id,
+    own_database,
+    rasa_heard,
+    running_gateway,
+    transcript,
     twilio_standin,
 )
 
@@ -45,7 +53,7 @@ async def test_a_message_survives_a_failing_database_and_is_answered_once(
     session_id, client_id = new_session_id(), "retry-1"
     conversation = f"web-{session_id}"
     async with running_gateway(settings) as gateway:
-        redis = gateway.app[appkeys.REDIS]
+        redis = gateway.parts.redis
         async with WebchatClient.connect(gateway.ws_url, session_id) as client:
             await client.next("history")
             with inserts_fail(path):
@@ -73,7 +81,7 @@ async def test_after_the_last_attempt_the_message_is_dead_lettered_and_the_next_
     session_id = new_session_id()
     conversation = f"web-{session_id}"
     async with running_gateway(settings) as gateway:
-        redis = gateway.app[appkeys.REDIS]
+        redis = gateway.parts.redis
 
         async def parked() -> list[dict[str, object]]:
             entries = [json.loads(e) for e in await redis.lrange(keys.DEAD_LETTER, 0, -1)]
@@ -108,7 +116,7 @@ async def test_a_worker_that_loses_redis_backs_off_and_carries_on_when_it_is_bac
     conversation = f"web-{session_id}"
     try:
         async with running_gateway(settings) as gateway:
-            redis = gateway.app[appkeys.REDIS]
+            redis = gateway.parts.redis
             redis_errors = 'shopdesk_errors_total{kind="router_redis"}'
             async with WebchatClient.connect(gateway.ws_url, session_id) as client:
                 await client.next("history")

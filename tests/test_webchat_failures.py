@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import stack
 from aiohttp import WSMsgType
 from redis.asyncio import Redis
 
-import stack
 from bot.settings import Settings
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
-    WebchatClient, eventually, gateway_env, new_session_id, own_database, rasa_heard, running_gateway, transcript,
+    WebchatClient,
+    eventually,
+    gateway_env,
+    new_session_id,
+    own_database,
+    rasa_heard,
+    running_gateway,
+    transcript,
     twilio_standin,
 )
 

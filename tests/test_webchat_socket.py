@@ -8,14 +8,21 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import aiohttp
+import stack
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-import stack
-from bot import appkeys
-from bot.outbound import Button, Outbound
+from handoff.contract import Button, Outbound
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
-    AGENT_TOKEN, Gateway, WebchatClient, eventually, gateway, new_session_id, rasa_heard, running_gateway, transcript,
+    AGENT_TOKEN,
+    Gateway,
+    WebchatClient,
+    eventually,
+    gateway,
+    new_session_id,
+    rasa_heard,
+    running_gateway,
+    transcript,
     twilio_standin,
 )
 
@@ -199,7 +206,7 @@ async def test_an_agent_message_reaches_the_socket_and_the_transcript(gateway: G
     session_id = new_session_id()
     async with WebchatClient.connect(gateway.ws_url, session_id) as chat:
         await chat.next("history")
-        await gateway.app[appkeys.DELIVERY].deliver(
+        await gateway.parts.delivery.deliver(
             f"web-{session_id}", [Outbound(text="Hallo, hier ist Anna.", sender="agent", agent_id="anna")],
         )
         frame = await chat.next("message")
@@ -212,7 +219,7 @@ async def test_buttons_on_offer_come_back_with_the_history_until_the_customer_wr
     rating = Outbound(text="Wie zufrieden warst du?", buttons=(Button("⭐", '/give_rating{"rating": 1}'), Button("⭐⭐", '/give_rating{"rating": 2}')))
     async with WebchatClient.connect(gateway.ws_url, session_id) as chat:
         await chat.next("history")
-        await gateway.app[appkeys.DELIVERY].deliver(f"web-{session_id}", [rating])
+        await gateway.parts.delivery.deliver(f"web-{session_id}", [rating])
         await chat.next("message")
     async with WebchatClient.connect(gateway.ws_url, session_id) as chat:
         history = (await chat.next("history"))["messages"]
@@ -232,7 +239,7 @@ async def test_a_pressed_button_reaches_the_bot_as_payload_and_the_transcript_as
     offer = Outbound(text="Soll ich dich verbinden?", buttons=(Button("Ja, bitte", "/affirm"), Button("Nein", "/deny")))
     async with WebchatClient.connect(gateway.ws_url, session_id) as chat:
         await chat.next("history")
-        await gateway.app[appkeys.DELIVERY].deliver(conversation, [offer])
+        await gateway.parts.delivery.deliver(conversation, [offer])
         await chat.next("message")
         await chat.say("/deny")
         await chat.next("ack")

@@ -10,11 +10,21 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.conversations import whatsapp_id
+from bot.channels.whatsapp import conversation_id as whatsapp_id
 from bot.settings import Settings
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
-    eventually, gateway_env, inserts_fail, messages_to, new_number, own_database, running_gateway, sent_to,
-    standin_failures, transcript, twilio_standin, whatsapp_form,
+    eventually,
+    gateway_env,
+    inserts_fail,
+    messages_to,
+    new_number,
+    own_database,
+    running_gateway,
+    sent_to,
+    standin_failures,
+    transcript,
+    twilio_standin,
+    whatsapp_form,
 )
 
 
@@ -56,7 +66,7 @@ async def test_a_send_that_fails_transiently_arrives_once(
     redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
 ) -> None:
     url, _ = own_database
-    settings = Settings.from_env(gateway_env(redis_url, url, rasa_server, twilio_standin, TWILIO_SEND_ATTEMPTS="4"))
+    settings = Settings.from_env(gateway_env(redis_url, url, rasa_server, twilio_standin, WHATSAPP_SEND_ATTEMPTS="4"))
     unavailable, rate_limited = new_number(), new_number()
     async with running_gateway(settings) as gateway:
         await standin_failures(twilio_standin, unavailable, count=2, status=503, code=20503)
@@ -69,14 +79,14 @@ async def test_a_send_that_fails_transiently_arrives_once(
             assert (await standin_failures(twilio_standin, number)) == {"remaining": 0, "failed": failed}
             # Each reply once: one send per bot line of the transcript, in its order.
             bot = [text for sender, text in await transcript(url, whatsapp_id(number)) if sender == "bot"]
-            assert len(bot) == len(sent) and all(line in body for line, body in zip(bot, sent))
+            assert len(bot) == len(sent) and all(line in body for line, body in zip(bot, sent, strict=True))
 
 
 async def test_a_refused_send_is_not_tried_again(
     redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
 ) -> None:
     url, _ = own_database
-    settings = Settings.from_env(gateway_env(redis_url, url, rasa_server, twilio_standin, TWILIO_SEND_ATTEMPTS="4"))
+    settings = Settings.from_env(gateway_env(redis_url, url, rasa_server, twilio_standin, WHATSAPP_SEND_ATTEMPTS="4"))
     number = new_number()
     async with running_gateway(settings) as gateway:
         # Two failures are asked for; a sender that retried a 400 would use up the second.

@@ -5,13 +5,25 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from dataclasses import replace
 
-from bot import appkeys
+import pytest
+
 from bot.channels.whatsapp import MAX_CHARS, numbered, split_message
-from bot.conversations import whatsapp_id
-from bot.outbound import Button, Outbound
+from bot.channels.whatsapp import conversation_id as whatsapp_id
+from handoff.contract import Button, Outbound, WindowClosed
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
-    Gateway, eventually, gateway, messages_to, new_number, rasa_heard, sent_to, transcript, twilio_standin,
+    Gateway,
+    eventually,
+    gateway,
+    last_wrote_hours_ago,
+    messages_to,
+    new_number,
+    rasa_heard,
+    running_gateway,
+    sent_to,
+    transcript,
+    twilio_standin,
     whatsapp_form,
 )
 
@@ -59,7 +71,7 @@ async def test_buttons_go_out_numbered_and_a_digit_or_title_answers_with_the_pay
     before = await _first_contact(gateway, twilio_standin, number)
     conversation = whatsapp_id(number)
 
-    await gateway.app[appkeys.DELIVERY].deliver(conversation, [RATING])
+    await gateway.parts.delivery.deliver(conversation, [RATING])
     sent = await eventually(lambda: sent_to(twilio_standin, number), lambda s: len(s) > len(before))
     assert sent[-1] == numbered(RATING)
 
@@ -70,7 +82,7 @@ async def test_buttons_go_out_numbered_and_a_digit_or_title_answers_with_the_pay
     assert not any(text.startswith("/") for _, text in rows)
 
     # A title works too, and a digit means nothing once no buttons are on offer.
-    await gateway.app[appkeys.DELIVERY].deliver(conversation, [RATING])
+    await gateway.parts.delivery.deliver(conversation, [RATING])
     assert (await gateway.webhook(whatsapp_form(number, "⭐⭐⭐⭐")))[0] == 200
     await eventually(lambda: rasa_heard(gateway.settings.rasa_url, conversation, '/give_rating{"rating": 4}'), bool)
     await eventually(lambda: transcript(database_url, conversation), lambda r: ("customer", "⭐⭐⭐⭐") in r)
@@ -82,7 +94,7 @@ async def test_a_long_reply_arrives_in_pieces_of_at_most_1600_characters(
     number = new_number()
     before = await _first_contact(gateway, twilio_standin, number)
     long_text = "\n".join(f"Punkt {i}: Rücksendungen sind innerhalb von 30 Tagen kostenlos möglich." for i in range(60))
-    await gateway.app[appkeys.DELIVERY].deliver(whatsapp_id(number), [Outbound(text=long_text)])
+    await gateway.parts.delivery.deliver(whatsapp_id(number), [Outbound(text=long_text)])
     sent = await eventually(lambda: sent_to(twilio_standin, number), lambda s: len(s) >= len(before) + 3)
     pieces = sent[len(before):]
     assert len(pieces) == 3
@@ -100,7 +112,7 @@ async def test_stop_means_no_more_messages_until_the_customer_writes_again(
     assert (await gateway.webhook(whatsapp_form(number, "STOP")))[0] == 200
     count = len(await sent_to(twilio_standin, number))
 
-    await gateway.app[appkeys.DELIVERY].deliver(conversation, [Outbound(text="Neu im Shop: Zirbenhonig!", sender="agent", agent_id="anna")])
+    await gateway.parts.delivery.deliver(conversation, [Outbound(text="Neu im Shop: Zirbenhonig!", sender="agent", agent_id="anna")])
     await asyncio.sleep(2)
     assert len(await sent_to(twilio_standin, number)) == count
     rows = await transcript(database_url, conversation)
@@ -142,12 +154,28 @@ async def test_more_than_twenty_messages_a_minute_get_one_clear_answer(
     assert (await sent_to(twilio_standin, number)).count(notice) == 1
 
 
-async def test_a_template_payload_from_the_desk_goes_out_as_content_sid(gateway: Gateway, twilio_standin: str) -> None:
+async def test_outside_the_24_hour_window_only_the_approved_template_goes_out(
+    gateway: Gateway, twilio_standin: str, database_url: str,
+) -> None:
     number = new_number()
     before = await _first_contact(gateway, twilio_standin, number)
-    template = {"content_sid": "HX" + "1" * 32, "variables": {"1": "Ihre Rückerstattung ist unterwegs."}}
-    await gateway.app[appkeys.DELIVERY].deliver(
-        whatsapp_id(number), [Outbound(text="Ihre Rückerstattung ist unterwegs.", sender="agent", agent_id="anna", custom={"whatsapp_template": template})],
-    )
+    conversation = whatsapp_id(number)
+    await last_wrote_hours_ago(database_url, conversation, 25)
+    window = await gateway.parts.delivery.reply_window(conversation)
+    assert not window.open and window.until is not None and time.time() - 3700 < window.until < time.time() - 3500
+    with pytest.raises(WindowClosed, match="24 hours"):
+        await gateway.parts.delivery.deliver(conversation, [Outbound(text="Noch da?", sender="agent", agent_id="anna")])
+    assert ("agent", "Noch da?") not in await transcript(database_url, conversation)
+
+    template_sid = "HX" + "1" * 32
+    async with running_gateway(replace(gateway.settings, whatsapp_template_sid=template_sid)) as templated:
+        assert templated.parts is not None
+        await templated.parts.delivery.deliver(
+            conversation, [Outbound(text="Ihre Rückerstattung ist unterwegs.", sender="agent", agent_id="anna")],
+        )
     sent = await eventually(lambda: messages_to(twilio_standin, number), lambda m: len(m) > len(before))
-    assert (sent[-1]["content_sid"], sent[-1]["body"]) == (template["content_sid"], "")
+    assert (sent[-1]["content_sid"], sent[-1]["body"]) == (template_sid, "")
+
+    # The customer writes again: free text is allowed again.
+    assert (await gateway.webhook(whatsapp_form(number, "Danke!")))[0] == 200
+    assert (await gateway.parts.delivery.reply_window(conversation)).open

@@ -6,9 +6,16 @@ import asyncio
 
 import aiohttp
 
-from bot.conversations import whatsapp_id
+from bot.channels.whatsapp import conversation_id as whatsapp_id
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
-    Gateway, eventually, gateway, new_number, sent_to, transcript, twilio_standin, whatsapp_form,
+    Gateway,
+    eventually,
+    gateway,
+    new_number,
+    sent_to,
+    transcript,
+    twilio_standin,
+    whatsapp_form,
 )
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -99,7 +106,7 @@ async def test_burst_of_ten_messages_is_answered_in_order(gateway: Gateway, twil
     bot_lines = [text for sender, text in rows if sender == "bot"]
     sent = await sent_to(twilio_standin, number)
     assert len(sent) == len(bot_lines)
-    assert all(body.startswith(line) for body, line in zip(sent, bot_lines)), (sent, bot_lines)
+    assert all(body.startswith(line) for body, line in zip(sent, bot_lines, strict=True)), (sent, bot_lines)
 
 
 async def test_malformed_forms_get_400_with_the_reason(gateway: Gateway) -> None:

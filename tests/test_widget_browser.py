@@ -6,11 +6,17 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
+import stack
 from playwright.async_api import Browser, Page, expect
 
-import stack
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
-    Gateway, eventually, feedback, gateway, running_gateway, transcript, twilio_standin,
+    Gateway,
+    eventually,
+    feedback,
+    gateway,
+    running_gateway,
+    transcript,
+    twilio_standin,
 )
 
 

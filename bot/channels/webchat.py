@@ -19,36 +19,50 @@ Server → client
   {"type": "error", "reason": "malformed"|"hello_first"|"bad_session_id"|"too_long"|
    "rate_limited"|"unknown_type", "detail": "…", "text": "<for the customer>"|null, "client_id"?}
 
-Outgoing frames go straight to the sockets this process holds and through Redis pub/sub
+Outgoing frames go straight to the sockets this process holds and through the fan-out
 (`keys.WEBCHAT_FANOUT`) to every other gateway process, which pushes them to the sockets of that
 conversation it holds: a reply produced by any process reaches the customer's socket wherever it is.
+The reply window of web chat is always open.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import secrets
 import logging
+import re
+import secrets
 from collections import defaultdict
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
-from redis.asyncio import Redis
 
-from bot import appkeys, keys
-from bot.conversations import InvalidSessionId, webchat_id
-from bot.limits import Rejected, check_length, customer_text
-from bot.outbound import Channel, Inbound, Outbound
-from bot.transcript import Transcript
+from bot import keys
+from bot.channels.base import ChannelParts
+from bot.intake import Refused
+from bot.settings import Settings
+from handoff.contract import ALWAYS_OPEN, Inbound, Outbound, ReplyWindow
+from handoff.fanout import Fanout
 
 log = logging.getLogger(__name__)
 
+PATH = "/webchat/ws"
+ID_PREFIX = "web-"
 MAX_FRAME_BYTES = 64 * 1024
-SEEN_SECONDS = 24 * 3600
 OFFER_SECONDS = 24 * 3600
-SUBSCRIBE_SECONDS = 5.0
 _LANGUAGES = ("de", "en")
+# The browser's random session id: url-safe, long enough not to be guessed, short enough
+# to fit the 128-character id columns, and free of anything that could forge another id.
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+class InvalidSessionId(ValueError):
+    pass
+
+
+def conversation_id(session_id: object) -> str:
+    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+        raise InvalidSessionId("session_id must be 16-64 characters of A-Z, a-z, 0-9, '-' or '_'")
+    return ID_PREFIX + session_id
 
 
 def message_frame(message: Outbound) -> dict[str, Any]:
@@ -71,15 +85,39 @@ def language_tag(raw: object) -> str | None:
     return primary if primary in _LANGUAGES else None
 
 
-class WebchatHub:
-    """This process's websockets, and the channel's `ChannelSender` (publishes to every process)."""
+class WebChat:
+    """The `Channel` unit of the web chat widget: this process's websockets, and sends that
+    reach the socket whichever process holds it."""
 
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
+    name = "webchat"
+    family = "webchat"
+    id_prefix = ID_PREFIX
+
+    def __init__(self, settings: Settings, parts: ChannelParts) -> None:
+        self.max_chars = settings.max_message_chars
+        self._parts = parts
+        self._redis = parts.redis
         self._sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._origin = secrets.token_hex(8)  # this process, in fan-out envelopes
-        self._listener: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        self._fanout = Fanout(parts.redis, keys.WEBCHAT_FANOUT, self._push)
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(PATH, self.websocket)
+        app.on_shutdown.append(self._close_sockets)
+
+    async def start(self) -> None:
+        await self._fanout.start()
+
+    async def close(self) -> None:
+        await self._fanout.close()
+
+    async def serves(self, conversation_id: str) -> bool:
+        return conversation_id.startswith(ID_PREFIX)
+
+    async def reply_window(self, conversation_id: str) -> ReplyWindow:
+        return ALWAYS_OPEN
+
+    # -- out ------------------------------------------------------------------------------
 
     async def send(self, conversation_id: str, messages: list[Outbound]) -> None:
         for message in messages:
@@ -87,73 +125,15 @@ class WebchatHub:
                 await self._redis.set(keys.buttons(conversation_id), json.dumps(message_frame(message)), ex=OFFER_SECONDS)
             await self._publish(conversation_id, message_frame(message))
 
-    async def history(self, transcript: Transcript, conversation_id: str) -> list[dict[str, Any]]:
-        """The transcript, with the buttons of the last message when they are still on offer."""
-        lines = await transcript.history(conversation_id)
-        offer = await self._redis.get(keys.buttons(conversation_id))
-        if offer and lines and lines[-1]["sender"] != "customer":
-            offered = json.loads(offer)
-            if (offered.get("text") or "") == lines[-1]["text"] or not offered.get("text"):
-                lines[-1]["buttons"] = offered["buttons"]
-        return lines
-
-    async def taken(self, conversation_id: str, text: str) -> str | None:
-        """The customer wrote: what was on offer is gone. The title of the button whose payload
-        `text` is, if it was one of them."""
-        offer = await self._redis.getdel(keys.buttons(conversation_id))
-        if offer is None:
-            return None
-        return next((b["title"] for b in json.loads(offer)["buttons"] if b["payload"] == text), None)
-
     async def typing(self, conversation_id: str) -> None:
         await self._publish(conversation_id, {"type": "typing"})
 
     async def _publish(self, conversation_id: str, frame: dict[str, Any]) -> None:
-        """To this process's sockets at once, and through Redis to every other process's."""
+        """To this process's sockets at once, and through the fan-out to every other process's."""
         await self._to_sockets(conversation_id, frame)
-        await self._redis.publish(keys.WEBCHAT_FANOUT, json.dumps(
+        await self._fanout.publish(json.dumps(
             {"origin": self._origin, "conversation_id": conversation_id, "frame": frame},
         ))
-
-    def attach(self, conversation_id: str, ws: web.WebSocketResponse) -> None:
-        self._sockets[conversation_id].add(ws)
-
-    def detach(self, conversation_id: str, ws: web.WebSocketResponse) -> None:
-        sockets = self._sockets.get(conversation_id)
-        if sockets is not None:
-            sockets.discard(ws)
-            if not sockets:
-                del self._sockets[conversation_id]
-
-    async def start(self) -> None:
-        self._listener = asyncio.create_task(self._listen(), name="webchat-fanout")
-        await asyncio.wait_for(self._subscribed.wait(), timeout=SUBSCRIBE_SECONDS)
-
-    async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
-
-    async def close_sockets(self, _app: web.Application | None = None) -> None:
-        """On shutdown: say goodbye to the browsers (they reconnect to another process)."""
-        for sockets in list(self._sockets.values()):
-            for ws in list(sockets):
-                await ws.close(code=1001, message=b"server shutdown")
-
-    async def _listen(self) -> None:
-        while True:
-            try:
-                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(keys.WEBCHAT_FANOUT)
-                    self._subscribed.set()
-                    async for item in pubsub.listen():
-                        if item.get("type") == "message":
-                            await self._push(item["data"])
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("web chat fan-out lost its Redis subscription; resubscribing in 1 s")
-                await asyncio.sleep(1)
 
     async def _push(self, raw: str) -> None:
         try:
@@ -171,105 +151,114 @@ class WebchatHub:
                 try:
                     await ws.send_json(frame)
                 except ConnectionError:
-                    self.detach(conversation_id, ws)
+                    self._detach(conversation_id, ws)
 
+    async def _close_sockets(self, _app: web.Application) -> None:
+        """On shutdown: say goodbye to the browsers (they reconnect to another process)."""
+        for sockets in list(self._sockets.values()):
+            for ws in list(sockets):
+                await ws.close(code=1001, message=b"server shutdown")
 
-async def websocket(request: web.Request) -> web.WebSocketResponse:
-    app = request.app
-    hub = app[appkeys.WEBCHAT]
-    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
-    await ws.prepare(request)
-    conversation_id: str | None = None
-    language: str | None = None
-    try:
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            try:
-                frame = json.loads(msg.data)
-                if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-                    raise ValueError("a frame is a JSON object with a string 'type'")
-            except ValueError as exc:
-                await ws.send_json(error_frame("malformed", str(exc)))
-                continue
-            kind = frame["type"]
-            if kind == "hello":
+    # -- in -------------------------------------------------------------------------------
+
+    async def history(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The transcript, with the buttons of the last message when they are still on offer."""
+        lines = await self._parts.transcript.history(conversation_id)
+        offer = await self._redis.get(keys.buttons(conversation_id))
+        if offer and lines and lines[-1]["sender"] != "customer":
+            offered = json.loads(offer)
+            if (offered.get("text") or "") == lines[-1]["text"] or not offered.get("text"):
+                lines[-1]["buttons"] = offered["buttons"]
+        return lines
+
+    async def _pressed(self, conversation_id: str, text: str) -> str | None:
+        """The title of the offered button whose payload `text` is, if it is one of them."""
+        offer = await self._redis.get(keys.buttons(conversation_id))
+        if offer is None:
+            return None
+        return next((b["title"] for b in json.loads(offer)["buttons"] if b["payload"] == text), None)
+
+    def _attach(self, conversation_id: str, ws: web.WebSocketResponse) -> None:
+        self._sockets[conversation_id].add(ws)
+
+    def _detach(self, conversation_id: str, ws: web.WebSocketResponse) -> None:
+        sockets = self._sockets.get(conversation_id)
+        if sockets is not None:
+            sockets.discard(ws)
+            if not sockets:
+                del self._sockets[conversation_id]
+
+    async def websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
+        await ws.prepare(request)
+        cid: str | None = None
+        language: str | None = None
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
                 try:
-                    new_id = webchat_id(frame.get("session_id"))
-                except InvalidSessionId as exc:
-                    await ws.send_json(error_frame("bad_session_id", str(exc)))
+                    frame = json.loads(msg.data)
+                    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+                        raise ValueError("a frame is a JSON object with a string 'type'")
+                except ValueError as exc:
+                    await ws.send_json(error_frame("malformed", str(exc)))
                     continue
-                if conversation_id is not None:
-                    hub.detach(conversation_id, ws)
-                conversation_id, language = new_id, language_tag(frame.get("language"))
-                hub.attach(conversation_id, ws)
-                history = await hub.history(app[appkeys.TRANSCRIPT], conversation_id)
-                await ws.send_json({"type": "history", "messages": history})
-                log.info("webchat hello conversation=%s", conversation_id)
-            elif kind == "message":
-                if conversation_id is None:
-                    await ws.send_json(error_frame("hello_first", "send a hello frame with your session_id first"))
-                    continue
-                await _customer_message(app, ws, conversation_id, language, frame)
-            else:
-                await ws.send_json(error_frame("unknown_type", f"frame type {kind!r} is not one of hello, message"))
-    finally:
-        if conversation_id is not None:
-            hub.detach(conversation_id, ws)
-    return ws
+                kind = frame["type"]
+                if kind == "hello":
+                    try:
+                        new_id = conversation_id(frame.get("session_id"))
+                    except InvalidSessionId as exc:
+                        await ws.send_json(error_frame("bad_session_id", str(exc)))
+                        continue
+                    if cid is not None:
+                        self._detach(cid, ws)
+                    cid, language = new_id, language_tag(frame.get("language"))
+                    self._attach(cid, ws)
+                    await ws.send_json({"type": "history", "messages": await self.history(cid)})
+                    log.debug("webchat hello conversation=%s", cid)
+                elif kind == "message":
+                    if cid is None:
+                        await ws.send_json(error_frame("hello_first", "send a hello frame with your session_id first"))
+                        continue
+                    await self._customer_message(ws, cid, language, frame)
+                else:
+                    await ws.send_json(error_frame("unknown_type", f"frame type {kind!r} is not one of hello, message"))
+        finally:
+            if cid is not None:
+                self._detach(cid, ws)
+        return ws
+
+    async def _customer_message(
+        self, ws: web.WebSocketResponse, cid: str, language: str | None, frame: dict[str, Any],
+    ) -> None:
+        text, client_id = frame.get("text"), frame.get("client_id")
+        if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
+            await ws.send_json(error_frame("malformed", "client_id must be a string of 1-64 characters"))
+            return
+        ids = {"client_id": client_id} if client_id else {}
+        if not isinstance(text, str) or not text.strip():
+            await ws.send_json(error_frame("malformed", "a message frame needs a non-empty string 'text'", **ids))
+            return
+        try:
+            taken = await self._parts.intake.take(Inbound(
+                conversation_id=cid, channel=self.family, text=text.strip(), language=language,
+                external_id=client_id, shown=await self._pressed(cid, text.strip()),
+            ))
+            if taken:  # the customer wrote: what was on offer is gone
+                await self._redis.delete(keys.buttons(cid))
+        except Refused as refused:
+            await ws.send_json(error_frame(refused.reason, refused.detail, refused.text, **ids))
+            return
+        except Exception as exc:
+            # Not taken: close without an ack, so the widget keeps the message pending and
+            # sends it again on reconnect (the intake kept no dedup marker for it).
+            self._parts.metrics.errors.labels("webchat_take").inc()
+            log.error("message not taken, the widget will resend it conversation=%s: %s", cid, type(exc).__name__)
+            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"message not taken, send it again")
+            return
+        await ws.send_json({"type": "ack", "client_id": client_id, **({} if taken else {"duplicate": True})})
 
 
-async def _customer_message(
-    app: web.Application, ws: web.WebSocketResponse, conversation_id: str, language: str | None,
-    frame: dict[str, Any],
-) -> None:
-    settings, metrics = app[appkeys.SETTINGS], app[appkeys.METRICS]
-    text, client_id = frame.get("text"), frame.get("client_id")
-    if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
-        await ws.send_json(error_frame("malformed", "client_id must be a string of 1-64 characters"))
-        return
-    ids = {"client_id": client_id} if client_id else {}
-    if not isinstance(text, str) or not text.strip():
-        await ws.send_json(error_frame("malformed", "a message frame needs a non-empty string 'text'", **ids))
-        return
-    try:
-        check_length(text, settings.max_message_chars)
-        limiter = app[appkeys.RATE_LIMITER]
-        if limiter.over(await limiter.hit(conversation_id)):
-            raise Rejected("rate_limited", f"more than {limiter.per_minute} messages a minute")
-    except Rejected as rejected:
-        metrics.errors.labels(f"rejected_{rejected.reason}").inc()
-        log.info("webchat rejected conversation=%s reason=%s", conversation_id, rejected.reason)
-        await ws.send_json(error_frame(
-            rejected.reason, rejected.detail,
-            customer_text(rejected.reason, language, limit=settings.max_message_chars), **ids,
-        ))
-        return
-    redis = app[appkeys.REDIS]
-    seen = keys.seen(conversation_id, client_id) if client_id else None
-    if seen and not await redis.set(seen, "1", nx=True, ex=SEEN_SECONDS):
-        await ws.send_json({"type": "ack", "client_id": client_id, "duplicate": True})
-        return
-    try:
-        shown = await app[appkeys.WEBCHAT].taken(conversation_id, text.strip())
-        await app[appkeys.ROUTER].submit(Inbound(
-            conversation_id=conversation_id, channel=Channel.webchat, text=text.strip(),
-            language=language, external_id=client_id, shown=shown,
-        ))
-    except Exception as exc:
-        # Not taken: forget the client_id so the widget's resend is taken, and close without
-        # an ack, so the widget keeps the message pending and sends it again on reconnect.
-        metrics.errors.labels("webchat_take").inc()
-        log.error("message not taken, the widget will resend it conversation=%s: %s", conversation_id, type(exc).__name__)
-        if seen:
-            try:
-                await redis.delete(seen)
-            except Exception:
-                log.warning("could not forget client_id conversation=%s", conversation_id)
-        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"message not taken, send it again")
-        return
-    await ws.send_json({"type": "ack", "client_id": client_id})
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/webchat/ws", websocket)
+def build(settings: Settings, parts: ChannelParts) -> WebChat:
+    return WebChat(settings, parts)

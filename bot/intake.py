@@ -1,0 +1,109 @@
+"""The one way into the router for every channel: length, rate limit, dedup, submit.
+
+A channel parses its provider's request into an `Inbound` and hands it here. The message is
+refused (`Refused`, with the text the customer is told) when it is too long or the customer
+writes too fast; otherwise it is appended to the router's inbox together with its dedup marker
+in one atomic step, so a marker never exists for a message that is not in the inbox and a
+provider's retry of a taken message is recognised and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from redis.asyncio import Redis
+
+from bot import keys
+from bot.metrics import Metrics
+from bot.router import Router
+from bot.transcript import Transcript
+from handoff import texts
+from handoff.contract import Inbound
+
+log = logging.getLogger(__name__)
+
+SEEN_SECONDS = 24 * 3600
+
+
+class Refused(Exception):
+    """A customer message the gateway does not take. `reason` is machine-readable (web chat
+    error frames, HTTP 400 bodies, `shopdesk_errors_total{kind="rejected_<reason>"}`), `text`
+    is for the customer, `tell` is False for repeats the customer was already told about."""
+
+    def __init__(self, reason: str, detail: str, text: str | None = None, tell: bool = True) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.text = text
+        self.tell = tell
+
+
+class RateLimiter:
+    """Fixed one-minute windows per sender, counted in Redis (shared by all gateway processes)."""
+
+    def __init__(self, redis: Redis, per_minute: int) -> None:
+        self._redis = redis
+        self.per_minute = per_minute
+
+    async def hit(self, sender: str) -> int:
+        """Count one message; returns how many the sender sent in this minute, this one included."""
+        key = keys.rate(sender, int(time.time() // 60))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            count, _ = await pipe.execute()
+        return int(count)
+
+
+class Intake:
+    def __init__(
+        self, redis: Redis, router: Router, transcript: Transcript, limiter: RateLimiter, metrics: Metrics,
+        max_chars: int,
+    ) -> None:
+        self._redis = redis
+        self._router = router
+        self._transcript = transcript
+        self._limiter = limiter
+        self._metrics = metrics
+        self.max_chars = max_chars
+
+    async def take(self, inbound: Inbound) -> bool:
+        """Into the router's inbox; False when `inbound.external_id` was taken before (a retry).
+        Raises `Refused`."""
+        try:
+            self._check_length(inbound)
+            await self._check_rate(inbound)
+        except Refused as refused:
+            self._metrics.errors.labels(f"rejected_{refused.reason}").inc()
+            log.info("refused conversation=%s channel=%s reason=%s", inbound.conversation_id, inbound.channel, refused.reason)
+            raise
+        seen = keys.seen(inbound.conversation_id, inbound.external_id) if inbound.external_id else None
+        if seen is not None and await self._redis.exists(seen):
+            log.info("duplicate dropped conversation=%s channel=%s", inbound.conversation_id, inbound.channel)
+            return False
+        taken = await self._router.submit(inbound, seen, SEEN_SECONDS)
+        if not taken:
+            log.info("duplicate dropped conversation=%s channel=%s", inbound.conversation_id, inbound.channel)
+        return taken
+
+    async def record_only(self, conversation_id: str, channel: str, text: str) -> None:
+        """A line for the transcript that nobody answers (an opt-out)."""
+        await self._transcript.record(conversation_id, channel, "customer", text)
+
+    def _check_length(self, inbound: Inbound) -> None:
+        if len(inbound.text) > self.max_chars:
+            raise Refused(
+                "too_long", f"the message has {len(inbound.text)} characters, at most {self.max_chars} are accepted",
+                texts.text("too_long", inbound.language, limit=self.max_chars),
+            )
+
+    async def _check_rate(self, inbound: Inbound) -> None:
+        count = await self._limiter.hit(inbound.conversation_id)
+        if count > self._limiter.per_minute:
+            raise Refused(
+                "rate_limited", f"more than {self._limiter.per_minute} messages a minute",
+                texts.text("rate_limited", inbound.language),
+                # Said once per minute, not once per flooding message.
+                tell=count == self._limiter.per_minute + 1,
+            )

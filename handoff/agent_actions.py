@@ -1,0 +1,92 @@
+"""What an agent does with a conversation: claim, write, release, close (and being seen active)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+
+from handoff import keys, texts
+from handoff.config import DeskConfig
+from handoff.contract import BotHandback, Delivery, Outbound
+from handoff.events import EventHub
+from handoff.notices import QueueNotices
+from handoff.queue import DeskQueue, NotOwner
+from handoff.records import HandoffRecords
+from handoff.state import ConversationState, DeskConversation
+
+log = logging.getLogger(__name__)
+
+
+class AgentActions:
+    def __init__(
+        self, config: DeskConfig, redis: Redis, queue: DeskQueue, records: HandoffRecords, events: EventHub,
+        notices: QueueNotices, delivery: Delivery, handback: BotHandback, clock: Callable[[], float],
+    ) -> None:
+        self._config = config
+        self._redis = redis
+        self._queue = queue
+        self._records = records
+        self._events = events
+        self._notices = notices
+        self._delivery = delivery
+        self._handback = handback
+        self._clock = clock
+        self._seen_written: dict[str, float] = {}
+        self._seen_every = min(1.0, config.agent_grace_seconds / 4)
+
+    async def claim(self, conversation_id: str, agent: str) -> DeskConversation:
+        """Raises ClaimRefused unless this agent now holds the conversation."""
+        now = self._clock()
+        won = await self._queue.claim(conversation_id, agent, self._config.agent_max_conversations, now)
+        conv = await self._queue.get(conversation_id)
+        assert conv is not None, "a conversation that was claimed or refused has its hash"
+        if won:
+            await self._events.publish({"type": "claimed", "conversation_id": conversation_id, "agent": agent})
+            await self._records.claimed(conversation_id, agent, now)
+            await self._notices.tell_positions()
+        return conv
+
+    async def release(self, conversation_id: str, agent: str) -> int:
+        position = await self._queue.release(conversation_id, agent)
+        conv = await self._notices.requeued(conversation_id, position, self._clock())
+        if conv is not None:
+            await self._delivery.deliver(conversation_id, [Outbound(text=texts.text("position", conv.language, position=position))])
+        return position
+
+    async def close(self, conversation_id: str, agent: str, note: str) -> bool:
+        """Back to the bot; True when Rasa took it back (and asked for the rating)."""
+        now = self._clock()
+        await self._queue.close(conversation_id, agent)
+        await self._events.publish({"type": "closed", "conversation_id": conversation_id, "agent": agent})
+        await self._records.finished(conversation_id, "closed", now, note=note, agent=agent)
+        try:
+            await self._handback.hand_back(conversation_id, agent)
+        except Exception:
+            log.exception("hand back to the bot failed conversation=%s agent=%s", conversation_id, agent)
+            return False
+        return True
+
+    async def send(self, conversation_id: str, agent: str, text: str) -> bool:
+        """The agent's message to the customer; True when it went out as the channel's template
+        (outside its reply window). Raises NotOwner, or the Delivery's WindowClosed/DeliveryFailed."""
+        now = self._clock()
+        state, owner, _channel = await self._queue.holder(conversation_id)
+        if state is not ConversationState.agent or owner != agent:
+            raise NotOwner(state, owner)
+        window = await self._delivery.reply_window(conversation_id)
+        await self._delivery.deliver(conversation_id, [Outbound(text=text, sender="agent", agent_id=agent)])
+        await self._events.publish({
+            "type": "message", "conversation_id": conversation_id, "sender": "agent", "agent": agent,
+            "text": text, "at": now, "to": agent, "template": not window.open,
+        })
+        return not window.open
+
+    async def seen(self, agent: str) -> None:
+        """The agent is active (an API call); written at most every few tenths of the grace period."""
+        now = self._clock()
+        if now - self._seen_written.get(agent, 0.0) < self._seen_every:
+            return
+        self._seen_written[agent] = now
+        await self._redis.set(keys.agent_seen(agent), f"{now:.3f}")

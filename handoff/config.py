@@ -1,0 +1,26 @@
+"""What the desk reads of the configuration. The gateway's `Settings` (read from the environment
+once, bot/settings.py) has these fields and is passed in; the desk depends on nothing more."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class DeskConfig(Protocol):
+    @property
+    def agent_tokens(self) -> str: ...  # "name:token,name:token:supervisor"
+
+    @property
+    def business_hours(self) -> str: ...
+
+    @property
+    def agent_max_conversations(self) -> int: ...
+
+    @property
+    def agent_grace_seconds(self) -> float: ...
+
+    @property
+    def queue_timeout_seconds(self) -> float: ...
+
+    @property
+    def max_message_chars(self) -> int: ...  # also the longest agent message

@@ -1,0 +1,210 @@
+"""The contract between the gateway (`bot/`), the desk (`handoff/`) and the assistant (`actions/`).
+
+Message shapes, the handoff payload with its priorities, and the protocols each side
+implements, with the exceptions they raise next to them. Nothing here knows a channel by name:
+a channel is a unit behind the `Channel` protocol, and the desk asks the `Delivery` what it may
+send. Dependencies point one way: `bot/` imports `handoff/`, `handoff/` never imports `bot/`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Media:
+    url: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One customer message, whatever channel it came from."""
+
+    conversation_id: str
+    channel: str  # the channel family recorded everywhere: "whatsapp", "webchat"
+    text: str
+    language: str | None = None
+    media: tuple[Media, ...] = ()
+    external_id: str | None = None  # the provider's message id or the widget's client message id
+    # A pressed button sends its payload ("/affirm") to the bot; the transcript, which agents
+    # read, keeps what the customer saw instead (the button's title).
+    shown: str | None = None
+    accepts_media: bool = False  # the channel can carry a photo from the customer
+
+    def transcript_text(self) -> str:
+        """What the transcript keeps of it: what the customer saw, and the media as lines."""
+        media = "\n".join(f"[{m.content_type}] {m.url}" for m in self.media)
+        return "\n".join(part for part in (self.shown or self.text, media) if part)
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One message to a customer, from the bot or from an agent."""
+
+    text: str | None = None
+    buttons: tuple[Button, ...] = ()
+    custom: dict[str, Any] | None = None
+    sender: str = "bot"  # "bot" or "agent"
+    agent_id: str | None = None
+
+    def transcript_text(self) -> str:
+        """What the transcript keeps of it: its text, or the offered choices when it has none."""
+        return self.text or " | ".join(b.title for b in self.buttons)
+
+
+class Priority(enum.IntEnum):
+    """Queue priority a handoff asks for (higher first); the desk raises it to the reason's floor."""
+
+    normal = 0
+    complaint = 1  # a complaint that needs a person
+    urgent = 2  # billing or a repeated complaint
+
+
+# Reasons of the handoff payload, with the least priority the desk gives each.
+REASON_FLOOR: dict[str, Priority] = {
+    "customer_request": Priority.normal,
+    "not_understood": Priority.normal,
+    "order_not_found": Priority.normal,
+    "bot_unavailable": Priority.complaint,
+    "complaint": Priority.complaint,
+    "billing_complaint": Priority.urgent,
+    "repeat_complaint": Priority.urgent,
+}
+
+
+@dataclass(frozen=True)
+class HandoffRequest:
+    """The assistant's request for a human: the `handoff` object of a Rasa custom payload."""
+
+    reason: str
+    priority: int = Priority.normal
+    language: str = "de"
+    summary: str = ""
+    complaint_reference: str | None = None
+    order_number: str | None = None
+    fallback_count: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> HandoffRequest:
+        names = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        known = {k: payload[k] for k in names if k in payload}
+        extra = {k: v for k, v in payload.items() if k not in names}
+        return cls(**known, extra=extra)
+
+    def effective_priority(self) -> Priority:
+        floor = REASON_FLOOR.get(self.reason, Priority.normal)
+        try:
+            asked = Priority(max(Priority.normal, min(Priority.urgent, int(self.priority))))
+        except (TypeError, ValueError):
+            asked = Priority.normal
+        return max(asked, floor)
+
+
+@dataclass(frozen=True)
+class ReplyWindow:
+    """May free text be sent to the conversation now, and until when (unix time; None: no limit).
+    Outside it, `fallback` says whether the channel sends an approved template instead, and
+    `why` tells an agent what happened and how to fix it."""
+
+    open: bool
+    until: float | None = None
+    fallback: bool = False
+    why: str = ""
+
+    def seconds_left(self, now: float) -> float | None:
+        if self.until is None:
+            return None
+        return max(0.0, self.until - now)
+
+
+ALWAYS_OPEN = ReplyWindow(open=True)
+
+
+class WindowClosed(Exception):
+    """Free text is outside the channel's reply window and no template is configured."""
+
+
+class DeliveryFailed(Exception):
+    """The channel refused or finally failed to send: nothing reached the customer."""
+
+
+class Delivery(Protocol):
+    """The gateway's way to a customer: records the transcript, then sends on the customer's channel."""
+
+    async def deliver(self, conversation_id: str, messages: list[Outbound]) -> None:
+        """Outside the reply window a message goes out as the channel's template, or the call
+        raises `WindowClosed`; a send that finally fails raises `DeliveryFailed`."""
+        ...
+
+    async def reply_window(self, conversation_id: str) -> ReplyWindow: ...
+
+    async def typing(self, conversation_id: str) -> None:
+        """Show that an answer is being written, where the channel can."""
+        ...
+
+
+class BotHandback(Protocol):
+    """Gives a conversation back to Rasa after an agent closed it; Rasa then asks for the rating."""
+
+    async def hand_back(self, conversation_id: str, agent_id: str) -> None: ...
+
+
+class DeskUnavailable(Exception):
+    """The desk's store did not answer; the caller keeps the message and retries."""
+
+
+class Desk(Protocol):
+    """The live-agent desk as the router sees it. Both methods raise `DeskUnavailable`."""
+
+    async def takes_message(self, inbound: Inbound) -> bool:
+        """True when the conversation is queued or with an agent: the desk keeps the
+        message (for the agent) and the router must not send it to Rasa."""
+        ...
+
+    async def request_handoff(self, conversation_id: str, channel: str, request: HandoffRequest) -> None:
+        """Queue the conversation (no-op if already queued/with an agent) and tell the
+        customer, through the Delivery, their place in the queue and the expected wait."""
+        ...
+
+
+class Channel(Protocol):
+    """One customer channel as a complete unit: its routes in, its sends out, its policy.
+
+    `family` is what transcripts, reports and Rasa see ("whatsapp", "webchat"); two providers of
+    one family share its conversation ids (`id_prefix`), so a customer is one customer whichever
+    provider they wrote through, and `serves` says which provider answers a conversation.
+    """
+
+    name: str  # this unit, e.g. "twilio"
+    family: str
+    id_prefix: str
+    max_chars: int  # longest message the provider takes (longer ones are split)
+
+    def add_routes(self, app: web.Application) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def serves(self, conversation_id: str) -> bool: ...
+
+    async def send(self, conversation_id: str, messages: list[Outbound]) -> None:
+        """Put the messages in front of the customer (the transcript is already written).
+        Raises `WindowClosed` or `DeliveryFailed` as `Delivery.deliver` documents."""
+        ...
+
+    async def typing(self, conversation_id: str) -> None: ...
+
+    async def reply_window(self, conversation_id: str) -> ReplyWindow: ...

@@ -1,0 +1,139 @@
+"""The desk's side of the router (the `Desk` protocol): handoffs coming in, and customer
+messages while the conversation is queued or with an agent.
+
+Failure behaviour towards the router: `takes_message` and `request_handoff` raise
+`DeskUnavailable` when Redis does not answer. They never swallow the customer's message: the
+router keeps the message in its inbox and tries again (the transcript already holds it).
+Each step is idempotent under a retry: enqueuing a conversation that is already queued is a
+no-op, and a retried customer message (same `Inbound.external_id`) is shown to the agent once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from handoff import keys, texts
+from handoff.business_hours import BusinessHours
+from handoff.config import DeskConfig
+from handoff.contract import Delivery, DeskUnavailable, HandoffRequest, Inbound, Outbound
+from handoff.events import EventHub
+from handoff.notices import QueueNotices, entry
+from handoff.queue import DeskQueue
+from handoff.records import HandoffRecords
+from handoff.state import ConversationState, DeskConversation
+
+log = logging.getLogger(__name__)
+
+# How long the desk remembers that a customer message was shown (router retries come within minutes).
+SHOWN_SECONDS = 24 * 3600
+
+
+class DeskIntake:
+    def __init__(
+        self, config: DeskConfig, redis: Redis, queue: DeskQueue, records: HandoffRecords, hours: BusinessHours,
+        events: EventHub, notices: QueueNotices, delivery: Delivery, clock: Callable[[], float],
+    ) -> None:
+        self._config = config
+        self._redis = redis
+        self._queue = queue
+        self._records = records
+        self._hours = hours
+        self._events = events
+        self._notices = notices
+        self._delivery = delivery
+        self._clock = clock
+
+    async def takes_message(self, inbound: Inbound) -> bool:
+        cid = inbound.conversation_id
+        try:
+            conv = await self._queue.get(cid)
+            if conv is None:
+                return False
+            await self._customer_wrote(conv, inbound, self._clock())
+            return True
+        except RedisError as exc:
+            raise DeskUnavailable(f"Redis did not answer while routing a message of {cid}: {exc}") from exc
+
+    async def request_handoff(self, conversation_id: str, channel: str, request: HandoffRequest) -> None:
+        now = self._clock()
+        lang = texts.language(request.language)
+        priority = request.effective_priority()
+        open_now = self._hours.is_open(dt.datetime.fromtimestamp(now, dt.UTC))
+        fields = {
+            "channel": channel, "language": lang, "reason": request.reason,
+            "requested_priority": request.priority, "summary": request.summary,
+            "complaint_reference": request.complaint_reference, "order_number": request.order_number,
+            "fallback_count": request.fallback_count, "out_of_hours": "" if open_now else "1",
+        }
+        try:
+            result = await self._queue.enqueue(conversation_id, priority, now, fields)
+            if not result.created:
+                log.info("handoff again while %s conversation=%s", result.state.value, conversation_id)
+                return
+            if result.conversation is not None:
+                await self._events.publish({"type": "added", "entry": entry(result.conversation, result.position, now)})
+            message = await self._queued_text(lang, result.position, open_now, now)
+        except RedisError as exc:
+            raise DeskUnavailable(f"Redis did not answer while queuing {conversation_id}: {exc}") from exc
+        log.info("queued conversation=%s reason=%s priority=%d position=%d",
+                 conversation_id, request.reason, priority, result.position)
+        await self._records.opened(conversation_id, channel, request.reason, priority, request.summary, now)
+        await self._delivery.deliver(conversation_id, [Outbound(text=message)])
+
+    async def _customer_wrote(self, conv: DeskConversation, inbound: Inbound, now: float) -> None:
+        cid = conv.conversation_id
+        lang = conv.language
+        if conv.state is ConversationState.queued and texts.wants_to_leave(inbound.text):
+            if await self._queue.leave(cid):
+                await self._events.publish({"type": "removed", "conversation_id": cid, "why": "customer_left"})
+                await self._records.finished(cid, "customer_left", now)
+                await self._delivery.deliver(cid, [Outbound(text=texts.text("left", lang))])
+                await self._notices.tell_positions()
+                return
+        await self._show_once(conv, inbound, now)
+        if conv.state is not ConversationState.queued:
+            return
+        reply: str | None = None
+        answer = texts.choice(inbound.text) if conv.timeout_offered else None
+        if answer == "callback":
+            await self._queue.set_fields(cid, "callback", "1")
+            await self._notices.updated(cid, now)
+            await self._records.outcome(cid, "callback_requested")
+            reply = texts.text("callback", lang, reference=conv.ticket or conv.complaint_reference or "")
+        elif answer == "stay":
+            reply = texts.text("stay", lang, position=await self._queue.position(cid) or 1)
+        elif await self._queue.flag_once(cid, "kept_notice"):
+            reply = texts.text("kept", lang)
+        if reply:
+            await self._delivery.deliver(cid, [Outbound(text=reply)])
+
+    async def _show_once(self, conv: DeskConversation, inbound: Inbound, now: float) -> None:
+        """The customer's message to the agents, once per message identity. Marked after it was
+        published: a failure in between shows it twice rather than never."""
+        cid = conv.conversation_id
+        shown = keys.shown(cid, inbound.external_id) if inbound.external_id else None
+        if shown is not None and await self._redis.exists(shown):
+            return
+        await self._events.publish({
+            # As the transcript has it: a pressed button's title, not its payload.
+            "type": "message", "conversation_id": cid, "sender": "customer", "text": inbound.shown or inbound.text,
+            "media": [{"url": m.url, "content_type": m.content_type} for m in inbound.media],
+            "at": now, "to": conv.agent if conv.state is ConversationState.agent else None,
+        })
+        if shown is not None:
+            await self._redis.set(shown, "1", ex=SHOWN_SECONDS)
+
+    async def _queued_text(self, lang: str, position: int, open_now: bool, now: float) -> str:
+        if not open_now:
+            when = dt.datetime.fromtimestamp(now, dt.UTC)
+            back = texts.back_at(self._hours.next_open(when), when, lang)
+            return texts.text("closed", lang, hours=self._config.business_hours, back=back, position=position)
+        estimate = await self._queue.estimate_seconds(position)
+        wait = (texts.text("wait_unknown", lang) if estimate is None
+                else texts.text("wait_estimate", lang, duration=texts.duration(estimate, lang)))
+        return texts.text("queued", lang, position=position, wait=wait)

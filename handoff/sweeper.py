@@ -1,0 +1,101 @@
+"""The desk's background round: agents away past their grace period, long waits, queue places."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from handoff import texts
+from handoff.backoff import stop_if_cancelled
+from handoff.business_hours import BusinessHours
+from handoff.config import DeskConfig
+from handoff.contract import Delivery, Outbound
+from handoff.events import EventHub
+from handoff.notices import QueueNotices
+from handoff.queue import DeskQueue
+from handoff.records import HandoffRecords
+from handoff.state import DeskConversation
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    def __init__(
+        self, config: DeskConfig, queue: DeskQueue, records: HandoffRecords, hours: BusinessHours, events: EventHub,
+        notices: QueueNotices, delivery: Delivery, clock: Callable[[], float],
+    ) -> None:
+        self._config = config
+        self._queue = queue
+        self._records = records
+        self._hours = hours
+        self._events = events
+        self._notices = notices
+        self._delivery = delivery
+        self._clock = clock
+        self.every_seconds = max(0.05, min(1.0, config.agent_grace_seconds / 4, config.queue_timeout_seconds / 4))
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.sweep_once()
+                stop_if_cancelled()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                stop_if_cancelled()
+                log.exception("desk sweep failed; trying again")
+            await asyncio.sleep(self.every_seconds)
+
+    async def sweep_once(self) -> None:
+        now = self._clock()
+        await self._sweep_grace(now)
+        await self._sweep_queue(now)
+        await self._notices.tell_positions()
+
+    async def _sweep_grace(self, now: float) -> None:
+        # One look per agent, not a script per conversation: an agent who is online or was seen
+        # within the grace period keeps all of them (the script, which decides, would refuse).
+        grace = self._config.agent_grace_seconds
+        away: dict[str, bool] = {}
+        for cid, agent in await self._queue.owners():
+            if agent not in away:
+                away[agent] = await self._queue.maybe_away(agent, now, self._events.stale_seconds, grace)
+            if not away[agent]:
+                continue
+            conv = await self._queue.get(cid)
+            if conv is None or conv.agent is None:
+                continue
+            position = await self._queue.expire_grace(cid, conv.agent, now, self._events.stale_seconds, grace)
+            if position is None:
+                continue
+            log.info("agent %s away past the grace period: conversation=%s back to the queue", conv.agent, cid)
+            await self._notices.requeued(cid, position, now)
+            await self._delivery.deliver(cid, [Outbound(text=texts.text("agent_back", conv.language))])
+
+    async def _sweep_queue(self, now: float) -> None:
+        timeout = self._config.queue_timeout_seconds
+        open_now = self._hours.is_open(dt.datetime.fromtimestamp(now, dt.UTC))
+        # Only those queued more than timeout / 2 ago can be due (out of hours, the wait starts later).
+        for conv in await self._queue.queued_before(now - timeout / 2):
+            started = conv.queued_at
+            if conv.out_of_hours:
+                opened = self._hours.next_open(dt.datetime.fromtimestamp(conv.queued_at, dt.UTC))
+                started = max(started, opened.timestamp())
+            waited = now - started
+            if waited > timeout / 2 and "bumped" not in conv.extra and await self._queue.bump(conv):
+                await self._notices.updated(conv.conversation_id, now)
+            if open_now and waited > timeout and not conv.timeout_offered:
+                if await self._queue.flag_once(conv.conversation_id, "timeout_offered"):
+                    await self._offer_callback(conv, now)
+
+    async def _offer_callback(self, conv: DeskConversation, now: float) -> None:
+        cid = conv.conversation_id
+        reference = conv.complaint_reference
+        if not reference:
+            handoff_id = await self._records.open_id(cid)
+            reference = f"H-{handoff_id:06d}" if handoff_id else f"H-{cid[-8:]}"
+        await self._queue.set_fields(cid, "ticket", reference)
+        await self._notices.updated(cid, now)
+        await self._delivery.deliver(cid, [Outbound(text=texts.text("timeout", conv.language, reference=reference))])
