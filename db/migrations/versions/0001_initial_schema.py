@@ -1,11 +1,12 @@
 """initial schema
 
 Revision ID: 0001
-Revises:
+Revises: 
 Create Date: 2026-11-23 00:36:51.689494
 """
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = '0001'
 down_revision = None
