@@ -1,7 +1,8 @@
 """`make run`: everything shopdesk needs, in the foreground, until Ctrl-C or SIGTERM.
 
 Starts (each only when its address is not given by the environment): a Redis of its own
-(REDIS_URL unset), the Twilio stand-in (no TWILIO_ACCOUNT_SID), then the action server,
+(REDIS_URL unset), the Twilio stand-in (no TWILIO_ACCOUNT_SID), the Graph API stand-in for
+WhatsApp's Cloud API with demo credentials (no WHATSAPP_CLOUD_APP_SECRET), then the action server,
 Rasa on the model for the current data (trained first when missing) and the gateway.
 Migrates the database and seeds the demo orders before anything answers a customer.
 """
@@ -55,6 +56,18 @@ def _agent_tokens() -> str:
     return f"demo:{token_file.read_text().strip()}"
 
 
+def _demo_cloud_credentials() -> dict[str, str]:
+    """Credentials for the Cloud API channel and its stand-in, generated once and kept in var/."""
+    path = VAR / "demo-whatsapp-cloud"
+    if not path.exists():
+        path.write_text("\n".join([
+            f"WHATSAPP_CLOUD_APP_SECRET={secrets.token_hex(16)}", f"WHATSAPP_CLOUD_TOKEN={secrets.token_urlsafe(32)}",
+            f"WHATSAPP_CLOUD_VERIFY_TOKEN={secrets.token_urlsafe(16)}", "WHATSAPP_CLOUD_PHONE_NUMBER_ID=100000000000001",
+        ]) + "\n")
+        path.chmod(0o600)
+    return dict(line.split("=", 1) for line in path.read_text().split())
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
@@ -87,6 +100,13 @@ def main() -> int:
             env["TWILIO_API_BASE"] = services[-1].url
             print(f"run: no TWILIO_ACCOUNT_SID: WhatsApp replies go to the local Twilio stand-in at {env['TWILIO_API_BASE']}", flush=True)
 
+        if not env.get("WHATSAPP_CLOUD_APP_SECRET"):
+            env.update(_demo_cloud_credentials())
+            services.append(stack.start_whatsapp_cloud_standin(stack.free_port(), env, LOGS))
+            env["WHATSAPP_CLOUD_API_BASE"] = services[-1].url
+            print("run: no WHATSAPP_CLOUD_APP_SECRET: Cloud API replies go to the local Graph API stand-in at "
+                  f"{env['WHATSAPP_CLOUD_API_BASE']} (demo credentials in {VAR / 'demo-whatsapp-cloud'})", flush=True)
+
         action_port = _port(env["ACTION_SERVER_URL"], 5055)
         rasa_port = _port(env["RASA_URL"], 5005)
         _require_free(action_port, "the action server", "ACTION_SERVER_URL")
@@ -104,7 +124,8 @@ def main() -> int:
             "\nshopdesk is running\n"
             f"  web chat demo:  http://localhost:{gateway_port}/\n"
             f"  agent console:  http://localhost:{gateway_port}/agent  (sign in as {agent.split(':')[0]!r} with token {agent.split(':', 1)[1]!r})\n"
-            f"  WhatsApp hook:  {env['PUBLIC_URL']}/webhooks/twilio/whatsapp\n"
+            f"  WhatsApp hooks: {env['PUBLIC_URL']}/webhooks/twilio/whatsapp (Twilio), "
+            f"{env['PUBLIC_URL']}/webhooks/whatsapp/cloud (Meta's Cloud API)\n"
             f"  logs:           {LOGS}\n"
             "Ctrl-C stops everything.\n",
             flush=True,
