@@ -32,7 +32,8 @@ async def test_german_question_gets_a_german_answer_and_a_reconnect_shows_the_hi
 ) -> None:
     session_id = new_session_id()
     async with WebchatClient.connect(gateway.ws_url, session_id) as chat:
-        assert (await chat.next("history"))["messages"] == []
+        first = await chat.next("history")
+        assert first["messages"] == [] and first["max_chars"] == 4096  # the widget's input limit, from MAX_MESSAGE_CHARS
         await chat.say("Was kostet der Versand nach Österreich?", client_id="q1")
         assert (await chat.next("ack"))["client_id"] == "q1"
         await chat.next("typing")

@@ -63,6 +63,8 @@ async def test_ask_reload_see_history_then_rate_with_stars(
     await _open_chat(page, gateway.url + "/")
     session_id = await _session_id(page)
     assert re.fullmatch(r"[A-Za-z0-9_-]{16,64}", session_id)
+    # The input takes no more than the gateway does (MAX_MESSAGE_CHARS, sent with the history).
+    await expect(page.locator("#sdw-input")).to_have_attribute("maxlength", "4096")
 
     log = page.get_by_role("log")
     await _ask(page, "Was kostet der Versand nach Österreich?")

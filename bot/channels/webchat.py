@@ -10,8 +10,9 @@ Client → server
       1011 and the widget sends the message again once it has reconnected.
 
 Server → client
-  {"type": "history", "messages": [{"sender", "text", "agent_id", "created_at", "buttons"?}, …]}
-      the last message carries its buttons while they are on offer (until the customer writes)
+  {"type": "history", "messages": [{"sender", "text", "agent_id", "created_at", "buttons"?}, …], "max_chars": n}
+      the last message carries its buttons while they are on offer (until the customer writes);
+      `max_chars` is the longest message the gateway takes (the widget's input limit)
   {"type": "ack", "client_id": "…"}                       the message was accepted
   {"type": "message", "sender": "bot"|"agent", "text": "…"|null,
    "buttons": [{"title", "payload"}, …], "agent_id": …, "custom": {…}|null}
@@ -215,7 +216,8 @@ class WebChat:
                         self._detach(cid, ws)
                     cid, language = new_id, language_tag(frame.get("language"))
                     self._attach(cid, ws)
-                    await ws.send_json({"type": "history", "messages": await self.history(cid)})
+                    await ws.send_json({"type": "history", "messages": await self.history(cid),
+                                        "max_chars": self.max_chars})
                     log.debug("webchat hello conversation=%s", cid)
                 elif kind == "message":
                     if cid is None:

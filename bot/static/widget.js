@@ -126,7 +126,6 @@
   input.id = "sdw-input";
   input.rows = 1;
   input.placeholder = T.placeholder;
-  input.maxLength = 4096;
   var sendBtn = el("button", null, T.send);
   sendBtn.type = "submit";
   form.appendChild(label);
@@ -273,6 +272,7 @@
   function onFrame(frame) {
     if (!frame || typeof frame.type !== "string") return;
     if (frame.type === "history") {
+      input.maxLength = frame.max_chars;  // the gateway's limit (MAX_MESSAGE_CHARS)
       while (log.firstChild) log.removeChild(log.firstChild);
       (frame.messages || []).forEach(function (m) { addMessage(m.sender, shownText(m.sender, m.text), m.buttons || null); });
       ready = true;
