@@ -32,7 +32,8 @@ class Chat:
     def __init__(self, rasa_url: str, language: str | None = "de", channel: str = "webchat") -> None:
         self.rasa_url = rasa_url
         self.sender = f"test-{channel}-{uuid.uuid4().hex[:10]}"
-        self.metadata: dict[str, Any] = {"channel": channel, "language": language}
+        # As the gateway sends it: WhatsApp carries photos, the widget does not (yet).
+        self.metadata: dict[str, Any] = {"channel": channel, "language": language, "accepts_media": channel == "whatsapp"}
 
     async def say(self, text: str, media: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
         metadata = {**self.metadata, **({"media": media} if media else {})}

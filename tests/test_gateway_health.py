@@ -12,6 +12,7 @@ import stack
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     Gateway,
     WebchatClient,
+    cloud_standin,
     gateway,
     new_number,
     new_session_id,

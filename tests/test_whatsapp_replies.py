@@ -14,6 +14,7 @@ from bot.channels.whatsapp import conversation_id as whatsapp_id
 from handoff.contract import Button, Outbound, WindowClosed
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     Gateway,
+    cloud_standin,
     eventually,
     gateway,
     last_wrote_hours_ago,

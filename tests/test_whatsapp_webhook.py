@@ -9,6 +9,7 @@ import aiohttp
 from bot.channels.whatsapp import conversation_id as whatsapp_id
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     Gateway,
+    cloud_standin,
     eventually,
     gateway,
     new_number,

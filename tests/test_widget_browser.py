@@ -11,6 +11,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     Gateway,
+    cloud_standin,
     eventually,
     feedback,
     gateway,
