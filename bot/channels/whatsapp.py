@@ -18,11 +18,13 @@ import hashlib
 import json
 import logging
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from bot import keys
 from bot.channels.base import ChannelParts
 from bot.intake import Refused
+from bot.settings import Settings
 from handoff.contract import Button, Inbound, Media, Outbound, ReplyWindow
 
 log = logging.getLogger(__name__)
@@ -185,6 +187,34 @@ class WhatsAppCustomers:
         if answer.isdigit() and 1 <= int(answer) <= len(offered):
             return offered[int(answer) - 1]
         return next((b for b in offered if b.title.strip().casefold() == answer.casefold()), None)
+
+
+class WhatsAppProvider(ABC):
+    """What every WhatsApp provider unit shares: the family's ids and length, the customers'
+    rules, and which conversations it answers (those whose customer last wrote through it)."""
+
+    name: str
+    family = FAMILY
+    id_prefix = ID_PREFIX
+    max_chars = MAX_CHARS
+
+    def __init__(self, settings: Settings, parts: ChannelParts) -> None:
+        self._settings = settings
+        self._parts = parts
+        self._customers = WhatsAppCustomers(parts, settings.whatsapp_window_hours)
+
+    @abstractmethod
+    def has_template(self) -> bool:
+        """Whether an approved template is configured for outside the reply window."""
+
+    async def serves(self, conversation_id: str) -> bool:
+        return await self._customers.provider_of(conversation_id) == self.name
+
+    async def reply_window(self, conversation_id: str) -> ReplyWindow:
+        return await self._customers.window(conversation_id, self.has_template())
+
+    async def typing(self, conversation_id: str) -> None:  # noqa: B027  (no provider has it; none overrides it)
+        """Neither provider shows typing for free-form replies."""
 
 
 def _shown(body: str, button: Button | None) -> str | None:

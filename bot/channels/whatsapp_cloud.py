@@ -32,7 +32,7 @@ from bot.channels import whatsapp
 from bot.channels.base import ChannelParts, Malformed, send_with_retries, server_error
 from bot.settings import Settings
 from handoff import texts
-from handoff.contract import Button, Media, Outbound, ReplyWindow
+from handoff.contract import Button, Media, Outbound
 
 log = logging.getLogger(__name__)
 
@@ -98,20 +98,18 @@ def _messages(payload: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
     return messages, statuses
 
 
-class CloudWhatsApp:
+class CloudWhatsApp(whatsapp.WhatsAppProvider):
     """The `Channel` unit of WhatsApp through Meta's Cloud API."""
 
     name = "whatsapp_cloud"
-    family = whatsapp.FAMILY
-    id_prefix = whatsapp.ID_PREFIX
-    max_chars = whatsapp.MAX_CHARS
 
-    def __init__(self, settings: Settings, parts: ChannelParts, customers: whatsapp.WhatsAppCustomers) -> None:
-        self._settings = settings
-        self._parts = parts
-        self._customers = customers
+    def __init__(self, settings: Settings, parts: ChannelParts) -> None:
+        super().__init__(settings, parts)
         self._session: aiohttp.ClientSession | None = None
         self._url = f"{settings.whatsapp_cloud_api_base}/{API_VERSION}/{settings.whatsapp_cloud_phone_number_id}/messages"
+
+    def has_template(self) -> bool:
+        return bool(self._settings.whatsapp_cloud_template)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(PATH, self.verify)
@@ -123,15 +121,6 @@ class CloudWhatsApp:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
-
-    async def serves(self, conversation_id: str) -> bool:
-        return await self._customers.provider_of(conversation_id) == self.name
-
-    async def reply_window(self, conversation_id: str) -> ReplyWindow:
-        return await self._customers.window(conversation_id, bool(self._settings.whatsapp_cloud_template))
-
-    async def typing(self, conversation_id: str) -> None:
-        """The Cloud API shows typing only together with a read receipt of a message id."""
 
     # -- out ------------------------------------------------------------------------------
 
@@ -245,4 +234,4 @@ class CloudWhatsApp:
 
 
 def build(settings: Settings, parts: ChannelParts) -> CloudWhatsApp:
-    return CloudWhatsApp(settings, parts, whatsapp.WhatsAppCustomers(parts, settings.whatsapp_window_hours))
+    return CloudWhatsApp(settings, parts)

@@ -32,7 +32,7 @@ from twilio.rest import Client
 from bot.channels import whatsapp
 from bot.channels.base import ChannelParts, Malformed, send_with_retries, server_error
 from bot.settings import Settings
-from handoff.contract import Media, Outbound, ReplyWindow
+from handoff.contract import Media, Outbound
 
 log = logging.getLogger(__name__)
 # twilio's HTTP client logs every request in several INFO lines; ours logs one line per send.
@@ -88,20 +88,18 @@ def _twiml() -> web.Response:
     return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
 
-class TwilioWhatsApp:
+class TwilioWhatsApp(whatsapp.WhatsAppProvider):
     """The `Channel` unit of WhatsApp through Twilio."""
 
     name = "twilio"
-    family = whatsapp.FAMILY
-    id_prefix = whatsapp.ID_PREFIX
-    max_chars = whatsapp.MAX_CHARS
 
-    def __init__(self, settings: Settings, parts: ChannelParts, customers: whatsapp.WhatsAppCustomers) -> None:
-        self._settings = settings
-        self._parts = parts
-        self._customers = customers
+    def __init__(self, settings: Settings, parts: ChannelParts) -> None:
+        super().__init__(settings, parts)
         self._http: _RewritingHttpClient | None = None
         self._client: Client | None = None
+
+    def has_template(self) -> bool:
+        return bool(self._settings.whatsapp_template_sid)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(PATH, self.webhook)
@@ -113,15 +111,6 @@ class TwilioWhatsApp:
     async def close(self) -> None:
         if self._http is not None:
             await self._http.close()
-
-    async def serves(self, conversation_id: str) -> bool:
-        return await self._customers.provider_of(conversation_id) in (self.name, None)
-
-    async def reply_window(self, conversation_id: str) -> ReplyWindow:
-        return await self._customers.window(conversation_id, bool(self._settings.whatsapp_template_sid))
-
-    async def typing(self, conversation_id: str) -> None:
-        """WhatsApp through Twilio has no typing indicator for free-form replies."""
 
     # -- out ------------------------------------------------------------------------------
 
@@ -188,4 +177,4 @@ class TwilioWhatsApp:
 
 
 def build(settings: Settings, parts: ChannelParts) -> TwilioWhatsApp:
-    return TwilioWhatsApp(settings, parts, whatsapp.WhatsAppCustomers(parts, settings.whatsapp_window_hours))
+    return TwilioWhatsApp(settings, parts)
