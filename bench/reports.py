@@ -29,14 +29,14 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.engine import make_url
 
-from db.engine import create_engine, session_factory  # noqa: E402
-from db.migrate import upgrade  # noqa: E402
-from handoff.reports.summary import Period, ReportQueries  # noqa: E402
+from db.engine import create_engine, session_factory
+from db.migrate import upgrade
+from handoff.reports.summary import Period, ReportQueries
 
 TARGET_SECONDS = 1.0
-MONTH_START = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
+MONTH_START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 MONTH_SECONDS = 31 * 24 * 3600
 ZONE = ZoneInfo("Europe/Berlin")
 CATEGORIES = ["damaged", "wrong_item", "missing", "late", "billing", "service"]
@@ -104,7 +104,7 @@ COLUMNS = {
 
 def _sqlite_value(value: Any) -> Any:
     if isinstance(value, dt.datetime):  # as SQLAlchemy's SQLite DateTime stores it
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     return value
 
 

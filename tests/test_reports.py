@@ -69,7 +69,7 @@ async def get(gateway: Gateway, path: str, token: str | None = SAM, **params: st
 
 
 def today_period() -> dict[str, str]:
-    today = dt.datetime.now(dt.timezone.utc).date()  # BUSINESS_HOURS 24/7: the zone is UTC
+    today = dt.datetime.now(dt.UTC).date()  # BUSINESS_HOURS 24/7: the zone is UTC
     return {"from": (today - dt.timedelta(days=1)).isoformat(), "to": (today + dt.timedelta(days=1)).isoformat()}
 
 

@@ -52,7 +52,7 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 
 
 async def seed(database_url: str) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ago = lambda **kw: now - dt.timedelta(**kw)  # noqa: E731
     engine = create_engine(database_url)
     async with session_factory(engine)() as session, session.begin():
@@ -118,7 +118,7 @@ async def test_each_alert_is_sent_once_by_one_of_two_gateways_and_again_after_it
 
         # The waiting customer is claimed: the wait alert clears (and leaves the banner) ...
         engine = create_engine(database_url)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         async with session_factory(engine)() as session, session.begin():
             await session.execute(update(Handoff).where(Handoff.conversation_id == "web-waiting")
                                   .values(claimed_at=now - dt.timedelta(minutes=9, seconds=50), agent_id="rita"))

@@ -44,7 +44,7 @@ async def page(context: BrowserContext) -> AsyncIterator[Page]:
 
 async def seed(database_url: str) -> tuple[list[str], str]:
     """Two weeks of a small shop; returns rita's two low-rated conversations and a bot-only one."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     low = [new_id(), new_id()]
     happy = new_id()
     engine = create_engine(database_url)

@@ -35,8 +35,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Complaint, Feedback, Handoff
+from handoff.backoff import stop_if_cancelled
 from handoff.config import DeskConfig
-from handoff.events import stopping
 from handoff.reports import keys
 from handoff.reports.summary import LOW, REPEAT_WINDOW, SATISFIED, aware, percentile
 
@@ -122,7 +122,7 @@ class AlertChecker:
 
     async def current(self, now: float) -> list[Alert]:
         """Every alert whose condition holds at `now`."""
-        at = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+        at = dt.datetime.fromtimestamp(now, dt.UTC)
         async with self._sessionmaker() as session:
             alerts = await self._low_ratings(session, at)
             alerts += await self._csat_drop(session, at)
@@ -232,7 +232,7 @@ class AlertChecker:
             async with http.post(self.config.alert_webhook_url, json=alert.payload(self.language)) as response:
                 if response.status >= 300:
                     log.warning("ALERT_WEBHOOK_URL answered %d to a %s alert", response.status, alert.kind)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             log.warning("ALERT_WEBHOOK_URL not reachable for a %s alert: %s", alert.kind, type(exc).__name__)
 
     async def active(self) -> list[dict[str, Any]]:
@@ -253,10 +253,10 @@ class AlertChecker:
                 try:
                     if await self.hold_lease():
                         await self.check_once(http)
-                    stopping()
+                    stop_if_cancelled()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    stopping()
+                    stop_if_cancelled()
                     log.exception("alert check failed; trying again")
                 await asyncio.sleep(self.config.alert_check_seconds)

@@ -32,7 +32,7 @@ class ConversationStarts:
             async with self._sessionmaker() as session, session.begin():
                 session.add(ConversationStart(
                     conversation_id=conversation_id, channel=channel,
-                    started_at=dt.datetime.fromtimestamp(at, dt.timezone.utc), handed_off=False,
+                    started_at=dt.datetime.fromtimestamp(at, dt.UTC), handed_off=False,
                 ))
         except BaseException:
             await self._redis.delete(key)  # the retry of this message writes the row

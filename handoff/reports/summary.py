@@ -38,7 +38,7 @@ class Period:
     zone: ZoneInfo
 
     @classmethod
-    def parse(cls, first: str | None, last: str | None, zone: ZoneInfo) -> "Period":
+    def parse(cls, first: str | None, last: str | None, zone: ZoneInfo) -> Period:
         try:
             start, end = dt.date.fromisoformat(first or ""), dt.date.fromisoformat(last or "")
         except ValueError:
@@ -51,7 +51,7 @@ class Period:
 
     def midnight(self, day: dt.date) -> dt.datetime:
         """The start of a local day, in UTC."""
-        return dt.datetime.combine(day, dt.time(0), tzinfo=self.zone).astimezone(dt.timezone.utc)
+        return dt.datetime.combine(day, dt.time(0), tzinfo=self.zone).astimezone(dt.UTC)
 
     @property
     def start(self) -> dt.datetime:
@@ -82,7 +82,7 @@ class Period:
 
 
 def aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value  # SQLite: naive UTC
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value  # SQLite: naive UTC
 
 
 def seconds_between(dialect: str, start: Any, end: Any) -> Any:
@@ -122,7 +122,7 @@ def repeat_customers(complaints: Iterable[tuple[str, dt.datetime]], start: dt.da
     repeats = []
     for customer, times in by_customer.items():
         times.sort()
-        if any(start <= later < end and later - earlier <= REPEAT_WINDOW for earlier, later in zip(times, times[1:])):
+        if any(start <= later < end and later - earlier <= REPEAT_WINDOW for earlier, later in zip(times, times[1:], strict=False)):
             repeats.append(customer)
     return sorted(repeats)
 
