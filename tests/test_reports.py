@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from actions.unknown_messages import normalise
-from bot.conversations import whatsapp_id
+from bot.channels.whatsapp import conversation_id as whatsapp_id
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
 from db.models import Complaint, ConversationStart, Feedback, Handoff, RatingRequest, UnknownMessage
