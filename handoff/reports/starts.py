@@ -1,6 +1,6 @@
 """When conversations start, for the reports: a customer message after an hour of silence (Rasa's
 session expiry, `session_expiration_time` in domain.yml) starts a new conversation, so a returning
-WhatsApp customer counts again while one conversation's messages count once."""
+customer (whose id stays the same) counts again while one conversation's messages count once."""
 
 from __future__ import annotations
 
