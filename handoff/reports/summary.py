@@ -89,7 +89,7 @@ def seconds_between(dialect: str, start: Any, end: Any) -> Any:
     """SQL: seconds from one timestamp column to another (SQLite keeps them as text)."""
     if dialect == "sqlite":
         return (func.julianday(end) - func.julianday(start)) * 86400.0
-    return func.extract("epoch", end - start)
+    return func.date_part("epoch", end - start)  # double precision (extract() is numeric: slow to fetch)
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -125,6 +125,20 @@ def repeat_customers(complaints: Iterable[tuple[str, dt.datetime]], start: dt.da
         if any(start <= later < end and later - earlier <= REPEAT_WINDOW for earlier, later in zip(times, times[1:], strict=False)):
             repeats.append(customer)
     return sorted(repeats)
+
+
+async def _percentiles(session: AsyncSession, value: Any, count: int, *where: Any) -> tuple[float | None, float | None]:
+    """p50 and p90 (nearest rank, as `percentile`) of `value` over the `count` rows `where` selects,
+    picked in SQL: a month's 20,000 waits are sorted by the database, not fetched."""
+    found: list[float | None] = []
+    for share in (0.5, 0.9):
+        if not count:
+            found.append(None)
+            continue
+        rank = max(0, math.ceil(share * count) - 1)
+        picked = (await session.execute(select(value).where(*where).order_by(value).offset(rank).limit(1))).scalar_one()
+        found.append(round(float(picked), 1))
+    return found[0], found[1]
 
 
 class ReportQueries:
@@ -225,25 +239,23 @@ class ReportQueries:
 
     async def _queue(self, session: AsyncSession, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
         in_period = (Handoff.queued_at >= start, Handoff.queued_at < end)
-        handoffs, claimed, abandoned = (await session.execute(
+        handoffs, claimed, responded, abandoned = (await session.execute(
             select(func.count(), func.count(Handoff.claimed_at),
+                   func.count(case((Handoff.claimed_at.is_not(None), Handoff.first_response_at))),
                    func.count(case((Handoff.claimed_at.is_(None) & Handoff.abandoned_at.is_not(None), 1))))
             .where(*in_period)
         )).one()
         dialect = session.get_bind().dialect.name
-        waits = [float(w) for w in await session.scalars(
-            select(seconds_between(dialect, Handoff.queued_at, Handoff.claimed_at))
-            .where(*in_period, Handoff.claimed_at.is_not(None))
-        )]
-        responses = [float(r) for r in await session.scalars(
-            select(seconds_between(dialect, Handoff.claimed_at, Handoff.first_response_at))
-            .where(*in_period, Handoff.claimed_at.is_not(None), Handoff.first_response_at.is_not(None))
-        )]
+        wait = seconds_between(dialect, Handoff.queued_at, Handoff.claimed_at)
+        response = seconds_between(dialect, Handoff.claimed_at, Handoff.first_response_at)
+        wait_p50, wait_p90 = await _percentiles(session, wait, claimed, *in_period, Handoff.claimed_at.is_not(None))
+        response_p50, response_p90 = await _percentiles(
+            session, response, responded, *in_period, Handoff.claimed_at.is_not(None), Handoff.first_response_at.is_not(None),
+        )
         return {
             "handoffs": handoffs, "claimed": claimed, "abandoned": abandoned,
-            "wait_seconds_p50": percentile(waits, 0.5), "wait_seconds_p90": percentile(waits, 0.9),
-            "first_response_seconds_p50": percentile(responses, 0.5),
-            "first_response_seconds_p90": percentile(responses, 0.9),
+            "wait_seconds_p50": wait_p50, "wait_seconds_p90": wait_p90,
+            "first_response_seconds_p50": response_p50, "first_response_seconds_p90": response_p90,
         }
 
     async def _complaints(
