@@ -22,7 +22,7 @@ from actions import db
 from actions.forms import FormValidationWithNotes
 from actions.language import language_of, pick
 from actions.session import channel_of
-from db.models import Feedback
+from db.models import Feedback, RatingRequest
 
 STARS = "⭐"
 _STAR_CHARS = re.compile(r"[⭐★🌟]")
@@ -103,6 +103,14 @@ async def store_feedback(
         session.add(row)
         await session.commit()
         return row.id
+
+
+async def store_rating_request(
+    sessions: async_sessionmaker[AsyncSession], *, conversation_id: str, channel: str, agent_id: str | None,
+) -> None:
+    """The rating question was asked: the denominator of the response rate in the reports."""
+    async with sessions() as session, session.begin():
+        session.add(RatingRequest(conversation_id=conversation_id, channel=channel, agent_id=agent_id))
 
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -199,6 +207,9 @@ class ActionAskRating(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
+        if not tracker.get_slot("rating_attempts"):  # the first time this form asks (not a re-ask)
+            await store_rating_request(db.sessions(), conversation_id=tracker.sender_id, channel=channel_of(tracker),
+                                       agent_id=tracker.get_slot("agent_id"))
         key = "ask_after_agent" if tracker.get_slot("agent_id") else "ask"
         dispatcher.utter_message(text=pick(TEXTS, key, lang), buttons=rating_buttons())
         return [SlotSet("rating_asked", True)]

@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import db
 from actions.complaint_store import mark_needs_human
 from actions.language import language_of, pick
+from actions.unknown_messages import store_unknown
 from handoff.contract import Priority
 
 # Intents that answer an offer; any other message withdraws the offer and ends a run of fallbacks.
@@ -157,6 +158,8 @@ class ActionFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         lang = language_of(tracker)
+        await store_unknown(db.sessions(), conversation_id=tracker.sender_id, language=lang,
+                            text=(tracker.latest_message or {}).get("text") or "")
         if int(tracker.get_slot("fallback_count") or 0) >= 2:
             dispatcher.utter_message(text=pick(TEXTS, "offer_after_fallbacks", lang), buttons=offer_human_buttons(lang))
             return [SlotSet("human_offer", "not_understood")]

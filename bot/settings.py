@@ -75,6 +75,13 @@ class Settings:
     whatsapp_window_hours: float = 24.0
     whatsapp_template_sid: str = ""
 
+    # Early warnings (handoff/reports/alerts.py): POSTed as JSON to this URL when set.
+    alert_webhook_url: str = ""
+    alert_csat_drop: float = 10.0  # points of satisfied share, last 7 days below the 28 before
+    alert_wait_seconds: float = 300.0  # queue wait p90 of the last hour
+    alert_check_seconds: float = 60.0
+    alert_language: str = "de"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -111,4 +118,9 @@ class Settings:
             queue_timeout_seconds=_float(env, "QUEUE_TIMEOUT_SECONDS", d.queue_timeout_seconds),
             whatsapp_window_hours=_float(env, "WHATSAPP_WINDOW_HOURS", d.whatsapp_window_hours),
             whatsapp_template_sid=env.get("WHATSAPP_TEMPLATE_SID", d.whatsapp_template_sid),
+            alert_webhook_url=env.get("ALERT_WEBHOOK_URL", d.alert_webhook_url).strip(),
+            alert_csat_drop=_float(env, "ALERT_CSAT_DROP", d.alert_csat_drop),
+            alert_wait_seconds=_float(env, "ALERT_WAIT_SECONDS", d.alert_wait_seconds),
+            alert_check_seconds=max(0.05, _float(env, "ALERT_CHECK_SECONDS", d.alert_check_seconds)),
+            alert_language="en" if env.get("ALERT_LANGUAGE", "").lower().startswith("en") else "de",
         )

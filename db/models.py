@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Index,
     Integer,
     String,
     Text,
@@ -66,6 +67,8 @@ class Complaint(Base):
         DateTime(timezone=True), server_default=func.now(), index=True
     )
 
+    __table_args__ = (Index("ix_complaints_period", "created_at", "category", "conversation_id"),)
+
 
 class Feedback(Base):
     """A star rating; rating is NULL when the customer declined to rate."""
@@ -84,6 +87,7 @@ class Feedback(Base):
 
     __table_args__ = (
         CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="ck_feedback_rating"),
+        Index("ix_feedback_period", "created_at", "rating", "agent_id"),
     )
 
 
@@ -147,3 +151,55 @@ class Handoff(Base):
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The agent's first message after the claim (reports: first response time).
+    first_response_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The customer left the queue, timed out or expired before a claim (reports: abandoned waits).
+    abandoned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (
+        Index("ix_handoffs_period", "queued_at", "reason", "claimed_at", "first_response_at", "abandoned_at"),
+    )
+
+
+class ConversationStart(Base):
+    """One conversation for the reports: a customer message after an hour of silence (the
+    Rasa session expiry) starts a new one; written by the desk as the message arrives."""
+
+    __tablename__ = "conversation_starts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    handed_off: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_conversation_starts_period", "started_at", "channel", "handed_off"),)
+
+
+class RatingRequest(Base):
+    """The rating question was asked (once per rating form); a request without a feedback row
+    is a customer who did not answer."""
+
+    __tablename__ = "rating_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+
+class UnknownMessage(Base):
+    """A customer message the bot did not understand: normalised, personal data masked before it is stored."""
+
+    __tablename__ = "unknown_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )

@@ -77,6 +77,7 @@ class AgentActions:
             raise NotOwner(state, owner)
         window = await self._delivery.reply_window(conversation_id)
         await self._delivery.deliver(conversation_id, [Outbound(text=text, sender="agent", agent_id=agent)])
+        await self._records.responded(conversation_id, now)
         await self._events.publish({
             "type": "message", "conversation_id": conversation_id, "sender": "agent", "agent": agent,
             "text": text, "at": now, "to": agent, "template": not window.open,

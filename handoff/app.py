@@ -13,9 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.api import AgentRoutes
 from handoff.auth import AgentAuth
+from handoff.business_hours import BusinessHours
 from handoff.config import DeskConfig
 from handoff.contract import BotHandback, Delivery
 from handoff.desk import HandoffDesk
+from handoff.reports.alerts import AlertChecker
+from handoff.reports.api import ReportRoutes
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +27,18 @@ def setup_handoff(
     app: web.Application, config: DeskConfig, redis: Redis, sessionmaker: async_sessionmaker[AsyncSession],
     delivery: Delivery, handback: BotHandback,
 ) -> HandoffDesk:
-    """Adds `/agent`, `/agent/ws`, `/api/handoff/…`, `/api/conversations/…` and the desk's
-    background tasks (event fan-out, socket heartbeats, the sweeper) to `app`; returns the desk.
+    """Adds `/agent`, `/agent/ws`, `/api/handoff/…`, `/api/conversations/…`, the reports (`/reports`,
+    `/api/reports/…`) and the desk's background tasks (event fan-out, socket heartbeats, the sweeper,
+    the alert check) to `app`; returns the desk.
 
     At start-up the AGENT_TOKENS accounts are written to the `agents` table.
     """
     desk = HandoffDesk(config, redis, sessionmaker, delivery, handback)
     auth = AgentAuth(sessionmaker)
-    AgentRoutes(desk, auth, config).add_to(app)
+    routes = AgentRoutes(desk, auth, config)
+    routes.add_to(app)
+    alerts = AlertChecker(config, redis, sessionmaker)
+    ReportRoutes(sessionmaker, BusinessHours.parse(config.business_hours).zone, alerts).add_to(app, routes.guard)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         names = await auth.sync_accounts(config.agent_tokens)
@@ -42,6 +49,7 @@ def setup_handoff(
         tasks = [
             asyncio.create_task(desk.events.heartbeat(), name="handoff:heartbeat"),
             asyncio.create_task(desk.sweeper.run(), name="handoff:sweeper"),
+            asyncio.create_task(alerts.run(), name="handoff:alerts"),
         ]
         yield
         for task in tasks:

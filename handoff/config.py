@@ -24,3 +24,22 @@ class DeskConfig(Protocol):
 
     @property
     def max_message_chars(self) -> int: ...  # also the longest agent message
+
+    @property
+    def public_url(self) -> str: ...  # links in alerts
+
+    # Early warnings (handoff/reports/alerts.py).
+    @property
+    def alert_webhook_url(self) -> str: ...
+
+    @property
+    def alert_csat_drop(self) -> float: ...
+
+    @property
+    def alert_wait_seconds(self) -> float: ...
+
+    @property
+    def alert_check_seconds(self) -> float: ...
+
+    @property
+    def alert_language(self) -> str: ...

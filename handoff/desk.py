@@ -15,17 +15,19 @@ import time
 from collections.abc import Callable
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.agent_actions import AgentActions
 from handoff.business_hours import BusinessHours
 from handoff.config import DeskConfig
-from handoff.contract import BotHandback, Delivery, HandoffRequest, Inbound
+from handoff.contract import BotHandback, Delivery, DeskUnavailable, HandoffRequest, Inbound
 from handoff.events import EventHub
 from handoff.intake import DeskIntake
 from handoff.notices import QueueNotices
 from handoff.queue import DeskQueue
 from handoff.records import HandoffRecords
+from handoff.reports.starts import ConversationStarts
 from handoff.sweeper import Sweeper
 from handoff.views import DeskViews
 
@@ -38,6 +40,8 @@ class HandoffDesk:
         self.config = config
         self.queue = DeskQueue(redis)
         self.records = HandoffRecords(sessionmaker)
+        self.starts = ConversationStarts(redis, sessionmaker)
+        self.clock = clock
         hours = BusinessHours.parse(config.business_hours)
         self.events = EventHub(redis, heartbeat_seconds=max(0.1, min(5.0, config.agent_grace_seconds / 4)))
         notices = QueueNotices(redis, self.queue, self.records, self.events, delivery)
@@ -48,6 +52,10 @@ class HandoffDesk:
 
     # The router's `Desk`.
     async def takes_message(self, inbound: Inbound) -> bool:
+        try:  # every customer message passes here: the reports see when conversations start
+            await self.starts.customer_wrote(inbound.conversation_id, inbound.channel, self.clock())
+        except RedisError as exc:
+            raise DeskUnavailable(f"Redis did not answer for a message of {inbound.conversation_id}: {exc}") from exc
         return await self.intake.takes_message(inbound)
 
     async def request_handoff(self, conversation_id: str, channel: str, request: HandoffRequest) -> None:

@@ -91,7 +91,7 @@ class DeskIntake:
         if conv.state is ConversationState.queued and texts.wants_to_leave(inbound.text):
             if await self._queue.leave(cid):
                 await self._events.publish({"type": "removed", "conversation_id": cid, "why": "customer_left"})
-                await self._records.finished(cid, "customer_left", now)
+                await self._records.abandoned(cid, "customer_left", now)
                 await self._delivery.deliver(cid, [Outbound(text=texts.text("left", lang))])
                 await self._notices.tell_positions()
                 return

@@ -6,10 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import Update, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Complaint, Handoff, Message
+from handoff.reports.starts import mark_handed_off
+
+# How a stay can end before any agent claimed it; reports count these as abandoned waits.
+ABANDONED_OUTCOMES = ("customer_left", "timed_out", "expired")
 
 
 def utc(ts: float) -> dt.datetime:
@@ -38,6 +42,7 @@ class HandoffRecords:
                 summary=summary, queued_at=utc(at),
             )
             session.add(row)
+            await mark_handed_off(session, conversation_id)
         return row.id
 
     def _open(self, conversation_id: str) -> Update:
@@ -46,6 +51,25 @@ class HandoffRecords:
     async def claimed(self, conversation_id: str, agent: str, at: float) -> None:
         async with self._sessionmaker() as session, session.begin():
             await session.execute(self._open(conversation_id).values(agent_id=agent, claimed_at=utc(at)))
+
+    async def responded(self, conversation_id: str, at: float) -> None:
+        """The agent wrote: the first message after the claim is the stay's first response."""
+        async with self._sessionmaker() as session, session.begin():
+            await session.execute(self._open(conversation_id).where(
+                Handoff.claimed_at.is_not(None), Handoff.first_response_at.is_(None),
+            ).values(first_response_at=utc(at)))
+
+    async def abandoned(self, conversation_id: str, outcome: str, at: float, close: bool = True) -> None:
+        """The customer's wait ended without an agent: `outcome` is one of ABANDONED_OUTCOMES. With
+        `close` the stay ends (left, expired); without it the customer still waits (timed out and
+        offered a callback): reports count it abandoned unless an agent claims it after all."""
+        if outcome not in ABANDONED_OUTCOMES:
+            raise ValueError(f"{outcome!r} is not an abandoned outcome ({', '.join(ABANDONED_OUTCOMES)})")
+        values: dict[str, Any] = {"outcome": outcome, "abandoned_at": func.coalesce(Handoff.abandoned_at, utc(at))}
+        if close:
+            values["closed_at"] = utc(at)
+        async with self._sessionmaker() as session, session.begin():
+            await session.execute(self._open(conversation_id).values(**values))
 
     async def outcome(self, conversation_id: str, outcome: str) -> None:
         """Mark the open stay (callback requested, returned after a dropped agent, …)."""

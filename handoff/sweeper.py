@@ -97,5 +97,6 @@ class Sweeper:
             handoff_id = await self._records.open_id(cid)
             reference = f"H-{handoff_id:06d}" if handoff_id else f"H-{cid[-8:]}"
         await self._queue.set_fields(cid, "ticket", reference)
+        await self._records.abandoned(cid, "timed_out", now, close=False)
         await self._notices.updated(cid, now)
         await self._delivery.deliver(cid, [Outbound(text=texts.text("timeout", conv.language, reference=reference))])

@@ -1,0 +1,70 @@
+"""CSV exports for spreadsheets: UTF-8 with a byte order mark and `;` between columns, so German
+Excel opens umlauts and columns correctly; customer text that a spreadsheet would read as a formula
+(starting with = + - @, a tab or a carriage return) gets a leading apostrophe."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import Complaint, Feedback
+from handoff.reports.summary import Period, aware
+
+BOM = "\ufeff"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+FEEDBACK_COLUMNS = ("created_at", "conversation_id", "channel", "rating", "agent", "comment")
+COMPLAINT_COLUMNS = ("created_at", "reference", "conversation_id", "channel", "category", "order_number",
+                     "status", "description")
+
+
+def cell(value: Any) -> str:
+    """One value as a spreadsheet shows it; text is defused against formula injection."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def render(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([cell(v) for v in row])
+    return (BOM + out.getvalue()).encode("utf-8")
+
+
+async def feedback_csv(sessionmaker: async_sessionmaker[AsyncSession], period: Period) -> bytes:
+    async with sessionmaker() as session:
+        rows = (await session.scalars(
+            select(Feedback).where(Feedback.created_at >= period.start, Feedback.created_at < period.end)
+            .order_by(Feedback.created_at, Feedback.id)
+        )).all()
+    return render(FEEDBACK_COLUMNS, (
+        (_local(r.created_at, period), r.conversation_id, r.channel, r.rating, r.agent_id, r.comment) for r in rows
+    ))
+
+
+async def complaints_csv(sessionmaker: async_sessionmaker[AsyncSession], period: Period) -> bytes:
+    async with sessionmaker() as session:
+        rows = (await session.scalars(
+            select(Complaint).where(Complaint.created_at >= period.start, Complaint.created_at < period.end)
+            .order_by(Complaint.created_at, Complaint.id)
+        )).all()
+    return render(COMPLAINT_COLUMNS, (
+        (_local(r.created_at, period), r.reference, r.conversation_id, r.channel, r.category, r.order_number,
+         r.status, r.description) for r in rows
+    ))
+
+
+def _local(value: Any, period: Period) -> str:
+    """A timestamp in the shop's time zone, as a spreadsheet reads it (YYYY-MM-DD HH:MM:SS)."""
+    return aware(value).astimezone(period.zone).strftime("%Y-%m-%d %H:%M:%S")
