@@ -114,6 +114,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "Dein Gespräch mit unserem Team ist abgeschlossen. Wie zufrieden warst du? Gib uns 1 bis 5 Sterne.",
         "en": "Your conversation with our team is closed. How happy were you? Give us 1 to 5 stars.",
     },
+    "ask_after_complaint": {
+        "de": "Wie zufrieden bist du damit, wie wir deine Reklamation bearbeitet haben? Gib uns 1 bis 5 Sterne.",
+        "en": "How happy are you with the way we handled your complaint? Give us 1 to 5 stars.",
+    },
     "not_a_rating": {
         "de": "Das habe ich nicht als Bewertung verstanden – tipp auf die Sterne oder schreib eine Zahl von 1 bis 5.",
         "en": "I didn't get that as a rating – tap the stars or write a number from 1 to 5.",
@@ -199,7 +203,11 @@ class ActionAskRating(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         lang = language_of(tracker)
-        key = "ask_after_agent" if tracker.get_slot("agent_id") else "ask"
+        intent = (tracker.latest_message or {}).get("intent", {}).get("name")
+        if intent == "EXTERNAL_complaint_closed":
+            key = "ask_after_complaint"
+        else:
+            key = "ask_after_agent" if tracker.get_slot("agent_id") else "ask"
         dispatcher.utter_message(text=pick(TEXTS, key, lang), buttons=rating_buttons())
         return [SlotSet("rating_asked", True)]
 

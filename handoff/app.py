@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.api import AgentRoutes
 from handoff.auth import AgentAuth
+from handoff.complaints import BotTrigger, ComplaintDesk, ComplaintRoutes
 from handoff.config import DeskConfig
 from handoff.contract import BotHandback, Delivery
 from handoff.desk import HandoffDesk
@@ -22,16 +23,18 @@ log = logging.getLogger(__name__)
 
 def setup_handoff(
     app: web.Application, config: DeskConfig, redis: Redis, sessionmaker: async_sessionmaker[AsyncSession],
-    delivery: Delivery, handback: BotHandback,
+    delivery: Delivery, handback: BotHandback, bot: BotTrigger,
 ) -> HandoffDesk:
-    """Adds `/agent`, `/agent/ws`, `/api/handoff/…`, `/api/conversations/…` and the desk's
+    """Adds `/agent`, `/agent/ws`, `/api/handoff/…`, `/api/conversations/…`, `/api/complaints…` and the desk's
     background tasks (event fan-out, socket heartbeats, the sweeper) to `app`; returns the desk.
 
     At start-up the AGENT_TOKENS accounts are written to the `agents` table.
     """
     desk = HandoffDesk(config, redis, sessionmaker, delivery, handback)
     auth = AgentAuth(sessionmaker)
-    AgentRoutes(desk, auth, config).add_to(app)
+    routes = AgentRoutes(desk, auth, config)
+    routes.add_to(app)
+    ComplaintRoutes(ComplaintDesk(sessionmaker, delivery, bot), routes).add_to(app)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         names = await auth.sync_accounts(config.agent_tokens)
