@@ -1,15 +1,15 @@
 """complaint lifecycle: resolution, updated_at and the complaint_events timeline
 
-Revision ID: 0002_issue11
-Revises: 0001
+Revision ID: 0003_issue11
+Revises: 0002
 Create Date: 2026-11-25 16:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0002_issue11'
-down_revision = '0001'
+revision = '0003_issue11'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
