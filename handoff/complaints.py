@@ -5,7 +5,9 @@ through their lifecycle (db/complaints.py); a resolved or rejected complaint is 
     POST /api/complaints/{reference}         {"status": "in_progress"|"resolved"|"rejected"|"open",
                                               "resolution": "<text for the customer>"}
 
-Resolving or rejecting needs a resolution text. The customer is told through the gateway's
+Resolving or rejecting needs a resolution text. Errors: 400 bad_request, 404 unknown_complaint,
+409 invalid_transition (a resolved or rejected complaint stays so), 422 reply_window_closed and
+502 delivery_failed (the state changed, the customer could not be told). The customer is told through the gateway's
 `Delivery` in the complaint's language; the delivery applies the channel's rules (a reply window's
 template, a web chat customer who is not connected reads it in the history on the next visit).
 Then the assistant asks the customer to rate how the complaint was handled (the external intent
@@ -24,7 +26,7 @@ from db import complaints as lifecycle
 from db.models import Complaint
 from handoff import texts
 from handoff.api import AgentRoutes, error
-from handoff.contract import Delivery, Outbound
+from handoff.contract import Delivery, Outbound, WindowClosed
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,8 @@ class ComplaintDesk:
             notice = Outbound(text=text, sender="agent", agent_id=agent)
             try:
                 await self._delivery.deliver(complaint.conversation_id, [notice])
+            except WindowClosed:
+                raise
             except Exception as exc:
                 log.exception("complaint %s: the customer could not be told", complaint.reference)
                 raise NotTold(f"the complaint is {complaint.status}, "
@@ -149,6 +153,9 @@ class ComplaintRoutes:
             return error(404, "unknown_complaint", f"no complaint has the reference {reference}")
         except lifecycle.InvalidTransition as exc:
             return error(409, "invalid_transition", str(exc))
+        except WindowClosed as exc:
+            return error(422, "reply_window_closed", f"the complaint is {status.value}, but the customer cannot be "
+                         f"sent free text now: {exc}")
         except NotTold as exc:
             return error(502, "delivery_failed", str(exc))
         return web.json_response({"complaint": view})
