@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from bot.conversations import whatsapp_id
+from bot.channels.whatsapp import conversation_id as whatsapp_id
 from db.engine import create_engine, session_factory
 from db.models import Complaint
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
