@@ -17,6 +17,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     AGENT_TOKEN,
     Gateway,
     WebchatClient,
+    cloud_standin,
     eventually,
     feedback,
     gateway,
