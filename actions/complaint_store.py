@@ -1,4 +1,4 @@
-"""Complaints in the database: references, the row, and "is this a repeat?"."""
+"""Complaints in the database: references, the row, "is this a repeat?", and the customer's additions."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db import complaints as lifecycle
 from db.models import Complaint
 
 # No 0/O, 1/I/L: customers read references out on the phone.
@@ -63,13 +64,20 @@ async def store_complaint(
         async with sessions() as session:
             earlier = await earlier_complaints(session, complaint.conversation_id, now)
             reference = new_reference(now)
-            session.add(Complaint(
+            row = Complaint(
                 reference=reference, conversation_id=complaint.conversation_id, channel=complaint.channel,
                 category=complaint.category, order_number=complaint.order_number,
                 description=complaint.description, media_url=complaint.media_url, language=complaint.language,
-                needs_human=needs_human or earlier > 0, status="open", created_at=now,
-            ))
+                needs_human=needs_human or earlier > 0, status=lifecycle.Status.open.value, created_at=now,
+            )
+            session.add(row)
             try:
+                await session.flush()
+                lifecycle.add_event(session, row, lifecycle.EventKind.created, lifecycle.BOT,
+                                    text=complaint.description, at=now)
+                if complaint.media_url:
+                    lifecycle.add_event(session, row, lifecycle.EventKind.photo, lifecycle.CUSTOMER,
+                                        media_url=complaint.media_url, at=now)
                 await session.commit()
             except IntegrityError:
                 # 31^5 references a year: a clash is rare, and a new draw resolves it.
@@ -84,3 +92,63 @@ async def mark_needs_human(sessions: async_sessionmaker[AsyncSession], reference
     async with sessions() as session:
         await session.execute(update(Complaint).where(Complaint.reference == reference).values(needs_human=True))
         await session.commit()
+
+
+@dataclass(frozen=True)
+class Followed:
+    """The complaint a customer's message adds to."""
+
+    reference: str
+    order_number: str | None
+    category: str
+
+
+async def complaint_to_follow(
+    sessions: async_sessionmaker[AsyncSession], conversation_id: str, reference: str | None,
+) -> Followed | None:
+    """The customer's complaint (this reference, else their latest) filed within the follow-up window."""
+    async with sessions() as session:
+        row = await lifecycle.customers_complaint(
+            session, conversation_id, reference, since=lifecycle.now() - lifecycle.FOLLOW_UP_WINDOW)
+    return Followed(row.reference, row.order_number, row.category) if row else None
+
+
+async def add_detail(
+    sessions: async_sessionmaker[AsyncSession], conversation_id: str, reference: str,
+    text: str | None, media_urls: list[str],
+) -> bool:
+    """The customer's detail (text and pictures) on the timeline of their complaint; False when it is not theirs."""
+    async with sessions() as session:
+        row = await lifecycle.customers_complaint(session, conversation_id, reference)
+        if row is None:
+            return False
+        at = lifecycle.now()
+        if text:
+            lifecycle.add_event(session, row, lifecycle.EventKind.detail, lifecycle.CUSTOMER, text=text, at=at)
+        for url in media_urls:
+            lifecycle.add_event(session, row, lifecycle.EventKind.photo, lifecycle.CUSTOMER, media_url=url, at=at)
+        row.updated_at = at
+        await session.commit()
+    return True
+
+
+@dataclass(frozen=True)
+class StatusAnswer:
+    reference: str
+    status: str
+    resolution: str | None
+    last_update: dt.datetime
+
+
+async def status_of(
+    sessions: async_sessionmaker[AsyncSession], conversation_id: str, reference: str | None,
+) -> StatusAnswer | None:
+    """The state of the customer's complaint (this reference, else their latest); None for another's."""
+    async with sessions() as session:
+        row = await lifecycle.customers_complaint(session, conversation_id, reference)
+        if row is None:
+            return None
+        events = await lifecycle.timeline(session, row)
+    last = lifecycle.aware(events[-1].created_at if events else row.created_at)
+    assert last is not None
+    return StatusAnswer(row.reference, row.status, row.resolution, last)

@@ -122,6 +122,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "de": "Dein Gespräch mit unserem Team ist abgeschlossen. Wie zufrieden warst du? Gib uns 1 bis 5 Sterne.",
         "en": "Your conversation with our team is closed. How happy were you? Give us 1 to 5 stars.",
     },
+    "ask_after_complaint": {
+        "de": "Wie zufrieden bist du damit, wie wir deine Reklamation bearbeitet haben? Gib uns 1 bis 5 Sterne.",
+        "en": "How happy are you with the way we handled your complaint? Give us 1 to 5 stars.",
+    },
     "not_a_rating": {
         "de": "Das habe ich nicht als Bewertung verstanden – tipp auf die Sterne oder schreib eine Zahl von 1 bis 5.",
         "en": "I didn't get that as a rating – tap the stars or write a number from 1 to 5.",
@@ -210,7 +214,11 @@ class ActionAskRating(Action):
         if not tracker.get_slot("rating_attempts"):  # the first time this form asks (not a re-ask)
             await store_rating_request(db.sessions(), conversation_id=tracker.sender_id, channel=channel_of(tracker),
                                        agent_id=tracker.get_slot("agent_id"))
-        key = "ask_after_agent" if tracker.get_slot("agent_id") else "ask"
+        intent = (tracker.latest_message or {}).get("intent", {}).get("name")
+        if intent == "EXTERNAL_complaint_closed":
+            key = "ask_after_complaint"
+        else:
+            key = "ask_after_agent" if tracker.get_slot("agent_id") else "ask"
         dispatcher.utter_message(text=pick(TEXTS, key, lang), buttons=rating_buttons())
         return [SlotSet("rating_asked", True)]
 

@@ -81,7 +81,8 @@ def build_gateway(settings: Settings) -> Gateway:
     parts = ChannelParts(redis, intake, delivery, Contacts(sessionmaker), transcript, metrics)
     for build in BUILDERS:
         channels.add(build(settings, parts))
-    desk = setup_handoff(app, settings, redis, sessionmaker, delivery, RasaHandback(rasa, router, channels))
+    handback = RasaHandback(rasa, router, channels)
+    desk = setup_handoff(app, settings, redis, sessionmaker, delivery, handback, handback)
     router.desk = desk
 
     async def resources(_app: web.Application) -> AsyncIterator[None]:

@@ -69,6 +69,8 @@ class Settings:
 
     agent_tokens: str = ""  # "name:token,name:token"
     business_hours: str = "Mon-Fri 08:00-18:00 Europe/Berlin"
+    # Public holidays that close the desk: "DE-BY,AT,CH-ZH" (holidays library regions); empty: none.
+    business_holidays: str = ""
     agent_max_conversations: int = 5
     agent_grace_seconds: float = 60.0
     queue_timeout_seconds: float = 600.0
@@ -113,6 +115,7 @@ class Settings:
             router_max_attempts=max(1, _int(env, "ROUTER_MAX_ATTEMPTS", d.router_max_attempts)),
             agent_tokens=env.get("AGENT_TOKENS", d.agent_tokens),
             business_hours=env.get("BUSINESS_HOURS") or d.business_hours,
+            business_holidays=env.get("BUSINESS_HOLIDAYS", d.business_holidays),
             agent_max_conversations=_int(env, "AGENT_MAX_CONVERSATIONS", d.agent_max_conversations),
             agent_grace_seconds=_float(env, "AGENT_GRACE_SECONDS", d.agent_grace_seconds),
             queue_timeout_seconds=_float(env, "QUEUE_TIMEOUT_SECONDS", d.queue_timeout_seconds),

@@ -4,7 +4,7 @@ Path of a handoff: Rasa's `handoff` payload → router → `HandoffDesk.request_
 → atomic enqueue (queue.py, Lua) → `added` event over Redis pub/sub (events.py) → every
 agent console (static/, api.py) → claim / messages / release / close → `BotHandback`.
 
-- app.py            `setup_handoff(app, settings, redis, sessionmaker, delivery, handback)`
+- app.py            `setup_handoff(app, settings, redis, sessionmaker, delivery, handback, bot)`
 - state.py          `ConversationState` (bot → queued → agent → bot), queue score, the Redis record
 - keys.py           every Redis key, documented
 - queue.py          the Lua scripts: enqueue, claim, release, grace expiry, close, leave
@@ -13,6 +13,7 @@ agent console (static/, api.py) → claim / messages / release / close → `BotH
 - auth.py           AGENT_TOKENS → `agents` (salted scrypt), bearer checks with a short cache
 - records.py        the `handoffs` rows and what the agent reads from SQL
 - api.py            `/api/handoff/…`, `/api/conversations/…`, `/agent/ws`, `/agent`
+- complaints.py     `/api/complaints…`: a customer's complaints, their lifecycle, the customer told
 
 Agent websocket: `Authorization: Bearer`, `?token=` or (the console) a first frame
 `{"type": "auth", "token": …}`; a wrong token gets 401 before the upgrade or close code 4401.

@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handoff.api import AgentRoutes
 from handoff.auth import AgentAuth
 from handoff.business_hours import BusinessHours
+from handoff.complaints import ComplaintDesk, ComplaintRoutes
 from handoff.config import DeskConfig
-from handoff.contract import BotHandback, Delivery
+from handoff.contract import BotHandback, BotTrigger, Delivery
 from handoff.desk import HandoffDesk
 from handoff.reports.alerts import AlertChecker
 from handoff.reports.api import ReportRoutes
@@ -25,11 +26,11 @@ log = logging.getLogger(__name__)
 
 def setup_handoff(
     app: web.Application, config: DeskConfig, redis: Redis, sessionmaker: async_sessionmaker[AsyncSession],
-    delivery: Delivery, handback: BotHandback,
+    delivery: Delivery, handback: BotHandback, bot: BotTrigger,
 ) -> HandoffDesk:
-    """Adds `/agent`, `/agent/ws`, `/api/handoff/…`, `/api/conversations/…`, the reports (`/reports`,
-    `/api/reports/…`) and the desk's background tasks (event fan-out, socket heartbeats, the sweeper,
-    the alert check) to `app`; returns the desk.
+    """Adds `/agent`, `/agent/ws`, `/api/handoff/…`, `/api/conversations/…`, `/api/complaints…`, the reports
+    (`/reports`, `/api/reports/…`) and the desk's background tasks (event fan-out, socket heartbeats, the
+    sweeper, the alert check) to `app`; returns the desk.
 
     At start-up the AGENT_TOKENS accounts are written to the `agents` table.
     """
@@ -39,6 +40,7 @@ def setup_handoff(
     routes.add_to(app)
     alerts = AlertChecker(config, redis, sessionmaker)
     ReportRoutes(sessionmaker, BusinessHours.parse(config.business_hours).zone, alerts).add_to(app, routes.guard)
+    ComplaintRoutes(ComplaintDesk(sessionmaker, delivery, bot), routes).add_to(app)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         names = await auth.sync_accounts(config.agent_tokens)

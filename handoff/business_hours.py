@@ -9,6 +9,10 @@ Grammar (case-insensitive), the time zone last:
 
 Days are Mon Tue Wed Thu Fri Sat Sun, single, as a range (`Mon-Fri`, also wrapping `Fri-Mon`) or a
 comma list; windows are `HH:MM-HH:MM` in the zone's local time (`24:00` ends at midnight).
+
+`BUSINESS_HOLIDAYS`: public holidays on which the desk stays closed, comma-separated ISO country
+codes with an optional subdivision (`DE-BY`, `AT`, `CH-ZH`), from the `holidays` library. A day
+that is a holiday in any of them is closed (in the business time zone).
 """
 
 from __future__ import annotations
@@ -18,16 +22,57 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(
     r"(?P<days>[a-z]+(?:\s*[-,]\s*[a-z]+)*)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})"
 )
 EXAMPLE = "Mon-Fri 08:00-18:00 Europe/Berlin"
+HOLIDAYS_EXAMPLE = "DE-BY,AT,CH-ZH"
+# How far next_open looks ahead: long enough for any run of holidays and weekends.
+_LOOKAHEAD_DAYS = 60
 
 
 class InvalidBusinessHours(ValueError):
     def __init__(self, raw: str, problem: str) -> None:
         super().__init__(f"BUSINESS_HOURS={raw!r}: {problem} (expected for example {EXAMPLE!r})")
+
+
+class InvalidHolidays(ValueError):
+    def __init__(self, raw: str, problem: str) -> None:
+        super().__init__(f"BUSINESS_HOLIDAYS={raw!r}: {problem} (expected for example {HOLIDAYS_EXAMPLE!r})")
+
+
+@dataclass(frozen=True)
+class PublicHolidays:
+    """The public holidays of one or more regions (`DE-BY,AT`); empty: none."""
+
+    calendars: tuple[holidays.HolidayBase, ...] = ()
+    raw: str = ""
+
+    @classmethod
+    def parse(cls, raw: str) -> PublicHolidays:
+        calendars = []
+        for part in (p.strip() for p in raw.split(",")):
+            if not part:
+                continue
+            country, _, subdivision = part.upper().partition("-")
+            if country not in holidays.list_supported_countries():
+                raise InvalidHolidays(raw, f"{country!r} is not a country the holidays library knows (ISO 3166 code)")
+            try:
+                calendars.append(holidays.country_holidays(country, subdiv=subdivision or None))
+            except NotImplementedError:
+                known = ", ".join(f"{country}-{s}" for s in holidays.list_supported_countries()[country])
+                raise InvalidHolidays(raw, f"{part!r} is not a known region (known: {known})") from None
+        return cls(tuple(calendars), raw)
+
+    def name(self, day: dt.date) -> str | None:
+        """The holiday's name when `day` is one, else None."""
+        for calendar in self.calendars:
+            if day in calendar:
+                return str(calendar.get(day))
+        return None
 
 
 @dataclass(frozen=True)
@@ -65,9 +110,11 @@ class BusinessHours:
     windows: tuple[Window, ...]
     always: bool = False
     raw: str = ""
+    holidays: PublicHolidays = PublicHolidays()
 
     @classmethod
-    def parse(cls, raw: str) -> BusinessHours:
+    def parse(cls, raw: str, public_holidays: str = "") -> BusinessHours:
+        closed = PublicHolidays.parse(public_holidays)
         text = raw.strip().lower()
         if not text:
             raise InvalidBusinessHours(raw, "it is empty")
@@ -80,7 +127,7 @@ class BusinessHours:
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidBusinessHours(raw, f"{zone_name!r} is not a known time zone") from None
         if text.strip() == "24/7":
-            return cls(zone, (), always=True, raw=raw)
+            return cls(zone, (), always=True, raw=raw, holidays=closed)
         windows: list[Window] = []
         rest = text
         for match in _WINDOW.finditer(text):
@@ -92,12 +139,14 @@ class BusinessHours:
         if not windows or rest.strip(" ;,"):
             leftover = rest.strip(" ;,") or text
             raise InvalidBusinessHours(raw, f"cannot read {leftover!r}")
-        return cls(zone, tuple(sorted(windows, key=lambda w: (w.weekday, w.start))), raw=raw)
+        return cls(zone, tuple(sorted(windows, key=lambda w: (w.weekday, w.start))), raw=raw, holidays=closed)
 
     def is_open(self, now: dt.datetime) -> bool:
+        local = now.astimezone(self.zone)
+        if self.holidays.name(local.date()) is not None:
+            return False
         if self.always:
             return True
-        local = now.astimezone(self.zone)
         minute = local.hour * 60 + local.minute
         return any(w.weekday == local.weekday() and w.start <= minute < w.end for w in self.windows)
 
@@ -106,12 +155,16 @@ class BusinessHours:
         if self.is_open(now):
             return now.astimezone(self.zone)
         local = now.astimezone(self.zone)
-        for offset in range(8):
+        for offset in range(_LOOKAHEAD_DAYS):
             day = local.date() + dt.timedelta(days=offset)
+            if self.holidays.name(day) is not None:
+                continue
+            if self.always:
+                return dt.datetime.combine(day, dt.time(0, 0), tzinfo=self.zone)
             for w in self.windows:
                 if w.weekday != day.weekday():
                     continue
                 start = dt.datetime.combine(day, dt.time(w.start // 60, w.start % 60), tzinfo=self.zone)
                 if start > local:
                     return start
-        raise AssertionError("a schedule with windows opens within a week")
+        raise AssertionError(f"a schedule with windows opens within {_LOOKAHEAD_DAYS} days, even with holidays")

@@ -14,6 +14,9 @@ class DeskConfig(Protocol):
     def business_hours(self) -> str: ...
 
     @property
+    def business_holidays(self) -> str: ...  # "DE-BY,AT,CH-ZH": public holidays that close the desk
+
+    @property
     def agent_max_conversations(self) -> int: ...
 
     @property

@@ -161,6 +161,12 @@ class BotHandback(Protocol):
     async def hand_back(self, conversation_id: str, agent_id: str) -> None: ...
 
 
+class BotTrigger(Protocol):
+    """Gives the assistant an external intent for a conversation; its replies go to the customer."""
+
+    async def trigger(self, conversation_id: str, intent: str, entities: dict[str, str]) -> None: ...
+
+
 class DeskUnavailable(Exception):
     """The desk's store did not answer; the caller keeps the message and retries."""
 

@@ -42,7 +42,7 @@ class HandoffDesk:
         self.records = HandoffRecords(sessionmaker)
         self.starts = ConversationStarts(redis, sessionmaker)
         self.clock = clock
-        hours = BusinessHours.parse(config.business_hours)
+        hours = BusinessHours.parse(config.business_hours, config.business_holidays)
         self.events = EventHub(redis, heartbeat_seconds=max(0.1, min(5.0, config.agent_grace_seconds / 4)))
         notices = QueueNotices(redis, self.queue, self.records, self.events, delivery)
         self.intake = DeskIntake(config, redis, self.queue, self.records, hours, self.events, notices, delivery, clock)

@@ -15,6 +15,14 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "Du schreibst gerade sehr schnell. Bitte warte eine Minute, dann geht es weiter.",
         "en": "You are sending messages very quickly. Please wait a minute, then we'll continue.",
     },
+    "complaint_resolved": {
+        "de": "Neuigkeiten zu deiner Reklamation {reference}: Sie ist erledigt. {resolution}",
+        "en": "News about your complaint {reference}: it has been resolved. {resolution}",
+    },
+    "complaint_rejected": {
+        "de": "Neuigkeiten zu deiner Reklamation {reference}: Wir können ihr leider nicht entsprechen. {resolution}",
+        "en": "News about your complaint {reference}: unfortunately we cannot uphold it. {resolution}",
+    },
     "choose": {  # the label of a list of choices (WhatsApp shows a list behind one button)
         "de": "Auswählen",
         "en": "Choose",

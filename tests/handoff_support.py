@@ -89,6 +89,9 @@ class RecordingHandback:
     async def hand_back(self, conversation_id: str, agent_id: str) -> None:
         self.calls.append((conversation_id, agent_id))
 
+    async def trigger(self, conversation_id: str, intent: str, entities: dict[str, str]) -> None:
+        self.calls.append((conversation_id, intent))
+
 
 @dataclass
 class DeskHarness:
@@ -164,7 +167,7 @@ async def desk_app(
     delivery = RecordingDelivery(Transcript(sessionmaker))
     handback = RecordingHandback()
     app = web.Application()
-    desk = setup_handoff(app, settings, redis, sessionmaker, delivery, handback)
+    desk = setup_handoff(app, settings, redis, sessionmaker, delivery, handback, handback)
     client = TestClient(TestServer(app))
     await client.start_server()
     harness = DeskHarness(client, desk, delivery, handback, redis, agents, settings)

@@ -157,15 +157,30 @@ async def test_complaint_is_filed_with_apology_reference_and_row(chat, sessions)
     conversation = chat("de", "whatsapp")
     first = text_of(await conversation.say("Mein Paket kam beschädigt an"))
     assert "tut mir leid" in first and "Bestellnummer" in first
-    assert "was passiert ist" in text_of(await conversation.say("AK-123456"))
-    assert "Foto" in text_of(await conversation.say("Der Bierkrug ist in zwei Teile zerbrochen"))
+    # What the first message said is not asked again: on WhatsApp a photo is next.
+    assert "Foto" in text_of(await conversation.say("AK-123456"))
     replies = await conversation.say("hier das Foto", media=[{"url": "https://media.example/krug.jpg", "content_type": "image/jpeg"}])
     async with sessions() as session:
         row = (await session.execute(select(Complaint).where(Complaint.conversation_id == conversation.sender))).scalar_one()
     assert row.reference in text_of(replies) and "24 Stunden" in text_of(replies)
+    assert "Bestellung AK-123456, beschädigt: „Mein Paket kam beschädigt an“" in text_of(replies)
     assert (row.category, row.order_number, row.channel) == ("damaged", "AK-123456", "whatsapp")
-    assert row.description == "Der Bierkrug ist in zwei Teile zerbrochen"
+    assert row.description == "Mein Paket kam beschädigt an"
     assert row.media_url == "https://media.example/krug.jpg"
+
+
+async def test_a_complaint_without_the_facts_asks_for_each_and_repeats_what_it_understood(chat, sessions) -> None:
+    conversation = chat("de")
+    assert "Worum geht es" in text_of(await conversation.say("Ich möchte mich beschweren"))
+    assert "Bestellnummer" in text_of(await conversation.say('/complain{"complaint_category": "damaged"}'))
+    asked = text_of(await conversation.say("AK-123456"))
+    assert "Notiert: Bestellung AK-123456, beschädigt." in asked and "was passiert ist" in asked
+    for not_a_description in ("AK-123456", "ja", "👍"):
+        assert "in ein paar Worten" in text_of(await conversation.say(not_a_description))
+    await conversation.say("Der Bierkrug ist in zwei Teile zerbrochen")
+    async with sessions() as session:
+        row = (await session.execute(select(Complaint).where(Complaint.conversation_id == conversation.sender))).scalar_one()
+    assert row.description == "Der Bierkrug ist in zwei Teile zerbrochen"
 
 
 async def test_billing_complaint_goes_to_a_person_with_priority_2(chat, sessions) -> None:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handoff import texts
-from handoff.business_hours import BusinessHours, InvalidBusinessHours
+from handoff.business_hours import BusinessHours, InvalidBusinessHours, InvalidHolidays
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC = dt.UTC
@@ -91,3 +91,44 @@ def test_wait_texts_in_both_languages():
     assert texts.wants_to_leave("Never mind.") and texts.wants_to_leave("ok, cancel")
     assert not texts.wants_to_leave("Die Lieferung kam doch nicht an")
     assert not texts.wants_to_leave("I want to cancel my order")
+
+
+# --- public holidays (BUSINESS_HOLIDAYS) ---------------------------------------------------------
+
+def test_a_bavarian_holiday_closes_the_desk_all_day():
+    hours = BusinessHours.parse("Mon-Fri 08:00-18:00 Europe/Berlin", "DE-BY")
+    # Epiphany, Tuesday 2026-01-06, is a holiday in Bavaria; the day after is not.
+    assert not hours.is_open(at("2026-01-06T10:00", BERLIN))
+    assert hours.is_open(at("2026-01-07T10:00", BERLIN))
+    assert BusinessHours.parse("Mon-Fri 08:00-18:00 Europe/Berlin").is_open(at("2026-01-06T10:00", BERLIN))
+
+
+def test_next_opening_skips_an_easter_weekend():
+    hours = BusinessHours.parse("Mon-Fri 08:00-18:00 Europe/Berlin", "DE-BY")
+    # Maundy Thursday evening 2026-04-02: Good Friday, the weekend and Easter Monday are closed.
+    back = hours.next_open(at("2026-04-02T19:00", BERLIN))
+    assert back == at("2026-04-07T08:00", BERLIN)
+    assert texts.back_at(back, at("2026-04-02T19:00", BERLIN), "de").startswith("am Dienstag")
+
+
+def test_several_regions_close_on_each_of_their_holidays():
+    hours = BusinessHours.parse("Mon-Fri 08:00-18:00 Europe/Vienna", "DE-BY, AT, CH-ZH")
+    assert not hours.is_open(at("2026-12-08T10:00", ZoneInfo("Europe/Vienna")))  # Mariä Empfängnis (AT)
+    assert not hours.is_open(at("2028-08-01T10:00", ZoneInfo("Europe/Vienna")))  # Swiss National Day (CH-ZH)
+    assert hours.is_open(at("2026-12-09T10:00", ZoneInfo("Europe/Vienna")))
+
+
+def test_christmas_closes_a_round_the_clock_desk_until_the_next_working_day():
+    hours = BusinessHours.parse("24/7 Europe/Zurich", "CH-ZH")
+    zurich = ZoneInfo("Europe/Zurich")
+    assert not hours.is_open(at("2026-12-25T12:00", zurich))
+    assert hours.next_open(at("2026-12-25T12:00", zurich)) == at("2026-12-27T00:00", zurich)  # Stephanstag too
+
+
+@pytest.mark.parametrize("raw, problem", [
+    ("XX", "'XX' is not a country"),
+    ("DE-XY", "'DE-XY' is not a known region"),
+])
+def test_unknown_holiday_regions_are_named_in_the_error(raw: str, problem: str):
+    with pytest.raises(InvalidHolidays, match=problem):
+        BusinessHours.parse("Mon-Fri 08:00-18:00 Europe/Berlin", raw)
