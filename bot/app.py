@@ -28,6 +28,7 @@ from bot.settings import Settings
 from bot.transcript import Transcript
 from db.engine import create_engine, session_factory
 from handoff.app import setup_handoff
+from handoff.attachments import AttachmentStore, media_route
 from handoff.desk import HandoffDesk
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -113,6 +114,7 @@ def build_gateway(settings: Settings) -> Gateway:
     app.router.add_get("/metrics", metrics.handle)
     app.router.add_get("/", _index)
     app.router.add_get("/widget.js", _widget)
+    app.router.add_routes([media_route(AttachmentStore.from_config(settings))])
     return Gateway(app, redis, delivery, router, desk)
 
 

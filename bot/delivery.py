@@ -25,7 +25,7 @@ class GatewayDelivery:
     async def deliver(self, conversation_id: str, messages: list[Outbound]) -> None:
         channel = await self._channels.for_conversation(conversation_id)
         window = await channel.reply_window(conversation_id)
-        if not window.open and not window.fallback:
+        if not window.open and not window.fallback and not all(channel.sends_outside_window(m) for m in messages):
             self._metrics.errors.labels("window_closed").inc()
             raise WindowClosed(window.why)
         await self._transcript.record_many(conversation_id, channel.family, [
@@ -39,5 +39,5 @@ class GatewayDelivery:
     async def reply_window(self, conversation_id: str) -> ReplyWindow:
         return await (await self._channels.for_conversation(conversation_id)).reply_window(conversation_id)
 
-    async def typing(self, conversation_id: str) -> None:
-        await (await self._channels.for_conversation(conversation_id)).typing(conversation_id)
+    async def typing(self, conversation_id: str, agent_id: str | None = None) -> None:
+        await (await self._channels.for_conversation(conversation_id)).typing(conversation_id, agent_id)

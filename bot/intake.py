@@ -87,6 +87,11 @@ class Intake:
             log.info("duplicate dropped conversation=%s channel=%s", inbound.conversation_id, inbound.channel)
         return taken
 
+    async def typing(self, conversation_id: str) -> None:
+        """The customer is typing: the desk shows the agent who has the conversation (if any)."""
+        if self._router.desk is not None:
+            await self._router.desk.customer_typing(conversation_id)
+
     async def record_only(self, conversation_id: str, channel: str, text: str) -> None:
         """A line for the transcript that nobody answers (an opt-out)."""
         await self._transcript.record(conversation_id, channel, "customer", text)

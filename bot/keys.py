@@ -26,6 +26,12 @@ def inbox_pattern() -> str:
 # an operator looks at them and pushes the entry back onto the inbox. Never trimmed automatically.
 DEAD_LETTER = PREFIX + "dead-letter"
 
+# Bot replies a channel refused or could not send (outside the reply window without a template,
+# a final provider failure): the newest NOT_SENT_KEPT entries `{conversation_id, reason, kind,
+# messages, at}`, for the operator (reason is the exception: WindowClosed, DeliveryFailed).
+NOT_SENT = PREFIX + "not-sent"
+NOT_SENT_KEPT = 1000
+
 
 def handling(conversation_id: str, message_id: str) -> str:
     """Hash of how far the router got with one message (attempts, transcript written, Rasa's

@@ -338,6 +338,20 @@ class Router:
         except (WindowClosed, DeliveryFailed) as exc:
             self._metrics.errors.labels("reply_not_sent").inc()
             log.error("bot reply not sent conversation=%s: %s", conversation_id, type(exc).__name__)
+            await self._record_not_sent(conversation_id, batch, exc)
+
+    async def _record_not_sent(self, conversation_id: str, batch: list[Outbound], exc: Exception) -> None:
+        """Never silently lost: what was not sent (a rating request outside the reply window, say)
+        is kept in `keys.NOT_SENT` for the operator."""
+        rating = any(b.payload.startswith("/give_rating") for m in batch for b in m.buttons)
+        try:
+            await self._redis.rpush(keys.NOT_SENT, json.dumps({
+                "conversation_id": conversation_id, "reason": type(exc).__name__,
+                "kind": "rating" if rating else "message", "messages": len(batch), "at": time.time(),
+            }))
+            await self._redis.ltrim(keys.NOT_SENT, -keys.NOT_SENT_KEPT, -1)
+        except RedisError:
+            log.warning("could not record the reply not sent conversation=%s (redis unavailable)", conversation_id)
 
     async def _until_desk_answers(self, call: Callable[[], Awaitable[T]], lock: Lock | None) -> T:
         """The desk keeps nothing when its Redis is away: ask again with backoff, holding the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from db.engine import DEFAULT_DATABASE_URL
 
@@ -76,6 +77,16 @@ class Settings:
     queue_timeout_seconds: float = 600.0
     whatsapp_window_hours: float = 24.0
     whatsapp_template_sid: str = ""
+    # Attachments (agents' images/PDFs, web chat customers' photos): files under SHOPDESK_VAR/attachments,
+    # served at /media/<unguessable token> until they expire.
+    attachment_max_mb: float = 10.0
+    attachment_dir: str = "var/attachments"
+    attachment_ttl_hours: float = 7 * 24.0
+    # Twilio Content templates with quick-reply buttons for the star rating and yes/no questions.
+    twilio_content_rating_sid: str = ""
+    twilio_content_yesno_sid: str = ""
+    # The agents' canned replies (German and English), next to shop.yml unless REPLIES_FILE says otherwise.
+    replies_file: str = str(Path(__file__).resolve().parent.parent / "replies.yml")
 
     # Early warnings (handoff/reports/alerts.py): POSTed as JSON to this URL when set.
     alert_webhook_url: str = ""
@@ -126,4 +137,11 @@ class Settings:
             alert_wait_seconds=_float(env, "ALERT_WAIT_SECONDS", d.alert_wait_seconds),
             alert_check_seconds=max(0.05, _float(env, "ALERT_CHECK_SECONDS", d.alert_check_seconds)),
             alert_language="en" if env.get("ALERT_LANGUAGE", "").lower().startswith("en") else "de",
+            attachment_max_mb=_float(env, "ATTACHMENT_MAX_MB", d.attachment_max_mb),
+            attachment_dir=env.get("ATTACHMENT_DIR") or str(Path(env.get("SHOPDESK_VAR") or "var") / "attachments"),
+            attachment_ttl_hours=_float(env, "ATTACHMENT_TTL_HOURS", d.attachment_ttl_hours),
+            twilio_content_rating_sid=env.get("TWILIO_CONTENT_RATING_SID", d.twilio_content_rating_sid),
+            twilio_content_yesno_sid=env.get("TWILIO_CONTENT_YESNO_SID", d.twilio_content_yesno_sid),
+            replies_file=env.get("REPLIES_FILE")
+            or (str(Path(env["SHOP_FILE"]).parent / "replies.yml") if env.get("SHOP_FILE") else d.replies_file),
         )

@@ -79,9 +79,10 @@ async def create_message(request: web.Request) -> web.Response:
     sid = "SM" + secrets.token_hex(16)
     message: dict[str, Any] = {
         "account_sid": account, "api_version": "2010-04-01", "body": body or "", "content_sid": content_sid,
+        "content_variables": form.get("ContentVariables"), "media_url": form.getall("MediaUrl", []),
         "date_created": now, "date_sent": None, "date_updated": now, "direction": "outbound-api",
         "error_code": None, "error_message": None, "from": from_, "messaging_service_sid": None,
-        "num_media": "0", "num_segments": "1", "price": None, "price_unit": "USD", "sid": sid,
+        "num_media": str(len(form.getall("MediaUrl", []))), "num_segments": "1", "price": None, "price_unit": "USD", "sid": sid,
         "status": "queued", "subresource_uris": {"media": f"/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json"},
         "to": to, "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
     }

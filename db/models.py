@@ -71,6 +71,8 @@ class Complaint(Base):
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
+    __table_args__ = (Index("ix_complaints_period", "created_at", "category", "conversation_id"),)
+
 
 class ComplaintEvent(Base):
     """One entry of a complaint's timeline: who (customer, bot, an agent's name) did what, when."""
@@ -87,8 +89,6 @@ class ComplaintEvent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
-
-    __table_args__ = (Index("ix_complaints_period", "created_at", "category", "conversation_id"),)
 
 
 class Feedback(Base):
@@ -221,6 +221,20 @@ class UnknownMessage(Base):
     conversation_id: Mapped[str] = mapped_column(String(128), index=True)
     language: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+
+class ConversationNote(Base):
+    """An agent's internal note on a conversation: shown to every agent, never sent to the customer."""
+
+    __tablename__ = "conversation_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    agent_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from handoff import keys, texts
 from handoff.config import DeskConfig
-from handoff.contract import BotHandback, Delivery, Outbound
+from handoff.contract import BotHandback, Delivery, Outbound, WindowClosed
 from handoff.events import EventHub
 from handoff.notices import QueueNotices
 from handoff.queue import DeskQueue, NotOwner
@@ -68,19 +68,24 @@ class AgentActions:
             return False
         return True
 
-    async def send(self, conversation_id: str, agent: str, text: str) -> bool:
+    async def send(self, conversation_id: str, agent: str, text: str, attachment: dict[str, str] | None = None) -> bool:
         """The agent's message to the customer; True when it went out as the channel's template
-        (outside its reply window). Raises NotOwner, or the Delivery's WindowClosed/DeliveryFailed."""
+        (outside its reply window). Raises NotOwner, or the Delivery's WindowClosed/DeliveryFailed.
+        `attachment` ({url, content_type, name}, stored by handoff.attachments) goes with the text;
+        a template cannot carry one, so outside the window it raises WindowClosed."""
         now = self._clock()
         state, owner, _channel = await self._queue.holder(conversation_id)
         if state is not ConversationState.agent or owner != agent:
             raise NotOwner(state, owner)
         window = await self._delivery.reply_window(conversation_id)
-        await self._delivery.deliver(conversation_id, [Outbound(text=text, sender="agent", agent_id=agent)])
+        if attachment and not window.open:
+            raise WindowClosed(window.why)
+        custom = {"attachment": attachment} if attachment else None
+        await self._delivery.deliver(conversation_id, [Outbound(text=text, sender="agent", agent_id=agent, custom=custom)])
         await self._records.responded(conversation_id, now)
         await self._events.publish({
             "type": "message", "conversation_id": conversation_id, "sender": "agent", "agent": agent,
-            "text": text, "at": now, "to": agent, "template": not window.open,
+            "text": text, "at": now, "to": agent, "template": not window.open, "media": [attachment] if attachment else [],
         })
         return not window.open
 

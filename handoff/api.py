@@ -28,6 +28,7 @@ from handoff.config import DeskConfig
 from handoff.contract import DeliveryFailed, WindowClosed
 from handoff.desk import HandoffDesk
 from handoff.queue import ClaimRefused, NotOwner
+from handoff.team import TeamWork
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,11 @@ def bearer(request: web.Request) -> str:
 
 
 class AgentRoutes:
-    def __init__(self, desk: HandoffDesk, auth: AgentAuth, config: DeskConfig) -> None:
+    def __init__(self, desk: HandoffDesk, auth: AgentAuth, config: DeskConfig, team: TeamWork) -> None:
         self.desk = desk
         self.auth = auth
         self.config = config
+        self.team = team
 
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/agent", self.console)
@@ -64,6 +66,7 @@ class AgentRoutes:
         app.router.add_post("/api/handoff/{conversation_id}/release", self.guard(self.release))
         app.router.add_post("/api/handoff/{conversation_id}/close", self.guard(self.close))
         app.router.add_get("/api/conversations/{conversation_id}", self.guard(self.conversation))
+        self.team.add_to(app, self.guard, error)
 
     def guard(self, handler: Handler, role: Role = Role.agent) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """Wraps a handler that needs a signed-in account (of `role` or higher); it is called
@@ -91,8 +94,13 @@ class AgentRoutes:
     async def console(self, _request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "console.html")
 
+    async def hello(self, agent: str) -> dict[str, Any]:
+        """The snapshot a console starts from; `time_zone` is the shop's (BUSINESS_HOURS) for dates."""
+        return {**await self.desk.views.snapshot(agent), "role": self.auth.role_of(agent).value,
+                "time_zone": self.desk.hours.zone.key}
+
     async def queue(self, _request: web.Request, agent: str) -> web.Response:
-        return web.json_response({**await self.desk.views.snapshot(agent), "role": self.auth.role_of(agent).value})
+        return web.json_response(await self.hello(agent))
 
     async def claim(self, request: web.Request, agent: str) -> web.Response:
         cid = request.match_info["conversation_id"]
@@ -147,7 +155,8 @@ class AgentRoutes:
         return web.json_response({"closed": True, "handed_back": handed_back})
 
     async def conversation(self, request: web.Request, _agent: str) -> web.Response:
-        return web.json_response(await self.desk.views.conversation(request.match_info["conversation_id"]))
+        view = await self.desk.views.conversation(request.match_info["conversation_id"])
+        return web.json_response({**view, **await self.team.extras(view)})
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         token = bearer(request) or request.query.get("token", "")
@@ -163,18 +172,24 @@ class AgentRoutes:
             if agent is None:
                 await ws.close(code=4401, message=b"unauthorized")
                 return ws
+        viewing: dict[str, str | None] = {}
         try:
             await self.desk.events.connected(ws, agent)
-            await ws.send_json({"type": "hello", **await self.desk.views.snapshot(agent), "role": self.auth.role_of(agent).value})
+            await ws.send_json({"type": "hello", **await self.hello(agent)})
             async for message in ws:
-                if message.type == WSMsgType.TEXT and message.data == '{"type":"ping"}':
+                if message.type != WSMsgType.TEXT:
+                    continue
+                if message.data == '{"type":"ping"}':
                     await ws.send_str('{"type":"pong"}')
+                else:
+                    await self.team.frame(agent, viewing, message.data)
         except RedisError as exc:
             log.error("agent socket of %s: redis unavailable: %s", agent, exc)
             await ws.close(code=1011, message=b"redis unavailable")
         finally:
             try:
                 await self.desk.events.disconnected(ws)
+                await self.team.gone(agent, viewing)
             except RedisError:
                 log.warning("could not record that %s's socket closed (redis unavailable)", agent)
         return ws

@@ -20,6 +20,7 @@ from handoff.contract import BotHandback, BotTrigger, Delivery
 from handoff.desk import HandoffDesk
 from handoff.reports.alerts import AlertChecker
 from handoff.reports.api import ReportRoutes
+from handoff.team import TeamWork
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def setup_handoff(
     """
     desk = HandoffDesk(config, redis, sessionmaker, delivery, handback)
     auth = AgentAuth(sessionmaker)
-    routes = AgentRoutes(desk, auth, config)
+    routes = AgentRoutes(desk, auth, config, TeamWork(desk, auth, sessionmaker))
     routes.add_to(app)
     alerts = AlertChecker(config, redis, sessionmaker)
     ReportRoutes(sessionmaker, BusinessHours.parse(config.business_hours).zone, alerts).add_to(app, routes.guard)

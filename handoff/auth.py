@@ -106,6 +106,10 @@ class AgentAuth:
         self._cache.clear()
         return list(wanted)
 
+    def names(self) -> list[str]:
+        """The accounts of AGENT_TOKENS, sorted."""
+        return sorted(self._roles)
+
     def role_of(self, name: str) -> Role:
         """The role AGENT_TOKENS gives a signed-in account."""
         return self._roles.get(name, Role.agent)

@@ -29,7 +29,7 @@ class DeskConfig(Protocol):
     def max_message_chars(self) -> int: ...  # also the longest agent message
 
     @property
-    def public_url(self) -> str: ...  # links in alerts
+    def public_url(self) -> str: ...  # the gateway's address (links in alerts, attachment links)
 
     # Early warnings (handoff/reports/alerts.py).
     @property
@@ -46,3 +46,15 @@ class DeskConfig(Protocol):
 
     @property
     def alert_language(self) -> str: ...
+
+    @property
+    def replies_file(self) -> str: ...  # the shop's canned replies (REPLIES_FILE)
+
+    @property
+    def attachment_dir(self) -> str: ...
+
+    @property
+    def attachment_max_mb(self) -> float: ...
+
+    @property
+    def attachment_ttl_hours(self) -> float: ...

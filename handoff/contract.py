@@ -150,8 +150,9 @@ class Delivery(Protocol):
 
     async def reply_window(self, conversation_id: str) -> ReplyWindow: ...
 
-    async def typing(self, conversation_id: str) -> None:
-        """Show that an answer is being written, where the channel can."""
+    async def typing(self, conversation_id: str, agent_id: str | None = None) -> None:
+        """Show that an answer is being written (by the bot, or by the agent `agent_id`), where the
+        channel can; nothing is recorded."""
         ...
 
 
@@ -184,6 +185,10 @@ class Desk(Protocol):
         customer, through the Delivery, their place in the queue and the expected wait."""
         ...
 
+    async def customer_typing(self, conversation_id: str) -> None:
+        """The customer is typing (where the channel tells): the agent who has it sees so."""
+        ...
+
 
 class Channel(Protocol):
     """One customer channel as a complete unit: its routes in, its sends out, its policy.
@@ -211,6 +216,11 @@ class Channel(Protocol):
         Raises `WindowClosed` or `DeliveryFailed` as `Delivery.deliver` documents."""
         ...
 
-    async def typing(self, conversation_id: str) -> None: ...
+    async def typing(self, conversation_id: str, agent_id: str | None = None) -> None: ...
 
     async def reply_window(self, conversation_id: str) -> ReplyWindow: ...
+
+    def sends_outside_window(self, message: Outbound) -> bool:
+        """The message goes out as an approved template of its own (a quick-reply rating, say),
+        which the provider allows outside the reply window too."""
+        ...

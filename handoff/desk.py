@@ -4,7 +4,8 @@
 - `agents`  (handoff/agent_actions.py): claim, write, release, close;
 - `views`   (handoff/views.py): what the console reads;
 - `sweeper` (handoff/sweeper.py): grace periods, long waits, queue places;
-- `events`  (handoff/events.py): live events to every process's agent consoles.
+- `events`  (handoff/events.py): live events to every process's agent consoles;
+- `typing`  (handoff/typing.py): typing, both ways between customer and agent.
 
 They share the queue (Redis), the records (SQL), the business hours and the Delivery.
 """
@@ -29,6 +30,7 @@ from handoff.queue import DeskQueue
 from handoff.records import HandoffRecords
 from handoff.reports.starts import ConversationStarts
 from handoff.sweeper import Sweeper
+from handoff.typing import TypingRelay
 from handoff.views import DeskViews
 
 
@@ -38,17 +40,21 @@ class HandoffDesk:
         delivery: Delivery, handback: BotHandback, clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
+        self.redis = redis
+        self.delivery = delivery
+        self.hours = BusinessHours.parse(config.business_hours, config.business_holidays)
         self.queue = DeskQueue(redis)
         self.records = HandoffRecords(sessionmaker)
         self.starts = ConversationStarts(redis, sessionmaker)
         self.clock = clock
-        hours = BusinessHours.parse(config.business_hours, config.business_holidays)
+        hours = self.hours
         self.events = EventHub(redis, heartbeat_seconds=max(0.1, min(5.0, config.agent_grace_seconds / 4)))
         notices = QueueNotices(redis, self.queue, self.records, self.events, delivery)
         self.intake = DeskIntake(config, redis, self.queue, self.records, hours, self.events, notices, delivery, clock)
         self.agents = AgentActions(config, redis, self.queue, self.records, self.events, notices, delivery, handback, clock)
         self.views = DeskViews(config, self.queue, self.records, hours, delivery, clock)
         self.sweeper = Sweeper(config, self.queue, self.records, hours, self.events, notices, delivery, clock)
+        self.typing = TypingRelay(redis, self.queue, self.events, delivery)
 
     # The router's `Desk`.
     async def takes_message(self, inbound: Inbound) -> bool:
@@ -60,3 +66,6 @@ class HandoffDesk:
 
     async def request_handoff(self, conversation_id: str, channel: str, request: HandoffRequest) -> None:
         await self.intake.request_handoff(conversation_id, channel, request)
+
+    async def customer_typing(self, conversation_id: str) -> None:
+        await self.typing.customer(conversation_id)

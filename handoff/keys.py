@@ -14,6 +14,9 @@
 | `shopdesk:desk:waits`                 | list   | recent pickup waits in seconds per queue place, newest first     |
 | `shopdesk:desk:shown:{id}:{message}`  | string | set once a customer message (its MessageSid / client id) was     |
 |                                       |        | shown to the agents: a router retry does not show it twice       |
+| `shopdesk:desk:viewers:{id}`         | zset   | agents whose console shows the conversation → expiry (unix s);   |
+|                                       |        | the key itself expires too (presence, "who else is viewing")     |
+| `shopdesk:desk:typing:{id}`          | string | set while a customer's typing was just shown (throttle)          |
 | `shopdesk:desk:events`                | pubsub | queue and message events for every process's agent websockets    |
 
 All multi-key changes go through the Lua scripts in handoff/queue.py, which take these keys
@@ -51,3 +54,11 @@ def agent_seen(agent: str) -> str:
 
 def shown(conversation_id: str, message_id: str) -> str:
     return f"{PREFIX}shown:{conversation_id}:{message_id}"
+
+
+def viewers(conversation_id: str) -> str:
+    return f"{PREFIX}viewers:{conversation_id}"
+
+
+def typing(conversation_id: str) -> str:
+    return f"{PREFIX}typing:{conversation_id}"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handoff.contract import Priority
+from handoff.customer import customer_label
 
 
 class ConversationState(str, enum.Enum):
@@ -95,6 +96,7 @@ class DeskConversation:
         """What the console shows of a queue entry or a conversation."""
         return {
             "conversation_id": self.conversation_id,
+            "customer_label": customer_label(self.conversation_id),
             "state": self.state.value,
             "channel": self.channel,
             "language": self.language,

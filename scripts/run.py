@@ -75,6 +75,7 @@ def main() -> int:
     env = stack.app_env()
     env.setdefault("DATABASE_URL", f"sqlite:///{VAR / 'shopdesk.db'}")
     env.setdefault("RASA_TRACKER_DB_URL", f"sqlite:///{VAR / 'rasa_tracker.db'}")
+    env.setdefault("ATTACHMENT_DIR", str(VAR / "attachments"))  # customer data: 0600 files
     env.setdefault("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook")
     env.setdefault("RASA_URL", "http://127.0.0.1:5005")
     env.setdefault("GATEWAY_PORT", "8080")

@@ -10,8 +10,10 @@ import asyncio
 import base64
 import datetime as dt
 import json
+import os
 import secrets
 import sqlite3
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -41,6 +43,8 @@ CLOUD_APP_SECRET = "cloud-app-secret-" + "7" * 16
 CLOUD_TOKEN = "EAAG" + "c" * 40
 CLOUD_PHONE_NUMBER_ID = "106540352242922"
 CLOUD_VERIFY_TOKEN = "shopdesk-verify-" + "v" * 12
+# Attachments the test gateways store (customer data in production: never in the work tree).
+TEST_ATTACHMENTS = Path(tempfile.gettempdir()) / f"shopdesk-test-attachments-{os.getpid()}"
 T = TypeVar("T")
 
 
@@ -71,7 +75,8 @@ def gateway_env(
         "WHATSAPP_CLOUD_APP_SECRET": CLOUD_APP_SECRET, "WHATSAPP_CLOUD_TOKEN": CLOUD_TOKEN,
         "WHATSAPP_CLOUD_PHONE_NUMBER_ID": CLOUD_PHONE_NUMBER_ID, "WHATSAPP_CLOUD_VERIFY_TOKEN": CLOUD_VERIFY_TOKEN,
         "WHATSAPP_CLOUD_API_BASE": cloud_url,
-        "AGENT_TOKENS": f"anna:{AGENT_TOKEN}", "BUSINESS_HOURS": "24/7", **extra,
+        "AGENT_TOKENS": f"anna:{AGENT_TOKEN}", "BUSINESS_HOURS": "24/7",
+        "ATTACHMENT_DIR": str(TEST_ATTACHMENTS), **extra,
     }
 
 

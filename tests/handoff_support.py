@@ -48,13 +48,14 @@ class RecordingDelivery:
         self.transcript = transcript
         self.sent: list[tuple[str, Outbound]] = []
         self.windows: dict[str, ReplyWindow] = {}
+        self.typed: list[tuple[str, str | None]] = []
         self._changed = asyncio.Condition()
 
     async def reply_window(self, conversation_id: str) -> ReplyWindow:
         return self.windows.get(conversation_id, ALWAYS_OPEN)
 
-    async def typing(self, conversation_id: str) -> None:
-        """The desk shows no typing; the router does, and it is not part of these tests."""
+    async def typing(self, conversation_id: str, agent_id: str | None = None) -> None:
+        self.typed.append((conversation_id, agent_id))
 
     async def deliver(self, conversation_id: str, messages: list[Outbound]) -> None:
         window = await self.reply_window(conversation_id)

@@ -29,9 +29,16 @@ INJECT = """async ({token, cid}) => {
 }"""
 
 
+async def _sign_in(page: Page, token: str) -> None:
+    """The console shows its customer column (with #complaints-panel) once an agent is signed in."""
+    await page.get_by_label("Agent token").fill(token)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#status")).to_have_text("signed in as anna-desk")
+
+
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context()
+    context = await browser.new_context(locale="en-US")
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -51,6 +58,7 @@ async def test_an_agent_resolves_a_complaint_in_the_console_and_the_customer_is_
         await engine.dispose()
     async with desk_app(redis_url, database_url) as h:
         await page.goto(str(h.client.make_url("/agent")))
+        await _sign_in(page, h.agents["anna-desk"])
         await page.evaluate(INJECT, {"token": h.agents["anna-desk"], "cid": cid})
         card = page.locator(f'article[data-reference="{stored.reference}"]')
         await expect(card).to_contain_text("offen")

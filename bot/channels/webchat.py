@@ -3,6 +3,7 @@
 Client → server
   {"type": "hello", "session_id": "<16-64 of A-Za-z0-9_->", "language": "de-AT"}
       first frame; the conversation is `web-<session_id>`. The server answers with the history.
+  {"type": "typing"}   the customer is typing (the agent who has the conversation sees it)
   {"type": "message", "text": "…", "client_id": "<the widget's id for this message>"}
       a customer message; a client_id seen before is acknowledged but not processed again,
       so the widget can resend what it queued while offline without doubling anything.
@@ -16,14 +17,15 @@ Server → client
   {"type": "ack", "client_id": "…"}                       the message was accepted
   {"type": "message", "sender": "bot"|"agent", "text": "…"|null,
    "buttons": [{"title", "payload"}, …], "agent_id": …, "custom": {…}|null}
-  {"type": "typing"}                                       the bot is working on an answer
+  {"type": "typing", "agent": null|"<name>"}               the bot (or that agent) is writing an answer
   {"type": "error", "reason": "malformed"|"hello_first"|"bad_session_id"|"too_long"|
    "rate_limited"|"unknown_type", "detail": "…", "text": "<for the customer>"|null, "client_id"?}
 
 Outgoing frames go straight to the sockets this process holds and through the fan-out
 (`keys.WEBCHAT_FANOUT`) to every other gateway process, which pushes them to the sockets of that
 conversation it holds: a reply produced by any process reaches the customer's socket wherever it is.
-The reply window of web chat is always open.
+The reply window of web chat is always open. Photos come in through `POST /webchat/upload`
+(bot/channels/webchat_upload.py) and go the same way as messages.
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot import keys
 from bot.channels.base import ChannelParts
+from bot.channels.webchat_upload import upload_route
 from bot.intake import Refused
 from bot.settings import Settings
+from handoff.attachments import AttachmentStore
 from handoff.contract import ALWAYS_OPEN, Inbound, Outbound, ReplyWindow
 from handoff.fanout import Fanout
 
@@ -96,6 +100,7 @@ class WebChat:
 
     def __init__(self, settings: Settings, parts: ChannelParts) -> None:
         self.max_chars = settings.max_message_chars
+        self._settings = settings
         self._parts = parts
         self._redis = parts.redis
         self._sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
@@ -104,6 +109,7 @@ class WebChat:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(PATH, self.websocket)
+        app.router.add_routes([upload_route(AttachmentStore.from_config(self._settings), self._settings, self._parts)])
         app.on_shutdown.append(self._close_sockets)
 
     async def start(self) -> None:
@@ -118,6 +124,9 @@ class WebChat:
     async def reply_window(self, conversation_id: str) -> ReplyWindow:
         return ALWAYS_OPEN
 
+    def sends_outside_window(self, message: Outbound) -> bool:
+        return True
+
     # -- out ------------------------------------------------------------------------------
 
     async def send(self, conversation_id: str, messages: list[Outbound]) -> None:
@@ -126,8 +135,8 @@ class WebChat:
                 await self._redis.set(keys.buttons(conversation_id), json.dumps(message_frame(message)), ex=OFFER_SECONDS)
             await self._publish(conversation_id, message_frame(message))
 
-    async def typing(self, conversation_id: str) -> None:
-        await self._publish(conversation_id, {"type": "typing"})
+    async def typing(self, conversation_id: str, agent_id: str | None = None) -> None:
+        await self._publish(conversation_id, {"type": "typing", "agent": agent_id})
 
     async def _publish(self, conversation_id: str, frame: dict[str, Any]) -> None:
         """To this process's sockets at once, and through the fan-out to every other process's."""
@@ -219,13 +228,16 @@ class WebChat:
                     await ws.send_json({"type": "history", "messages": await self.history(cid),
                                         "max_chars": self.max_chars})
                     log.debug("webchat hello conversation=%s", cid)
+                elif kind == "typing":
+                    if cid is not None:
+                        await self._parts.intake.typing(cid)
                 elif kind == "message":
                     if cid is None:
                         await ws.send_json(error_frame("hello_first", "send a hello frame with your session_id first"))
                         continue
                     await self._customer_message(ws, cid, language, frame)
                 else:
-                    await ws.send_json(error_frame("unknown_type", f"frame type {kind!r} is not one of hello, message"))
+                    await ws.send_json(error_frame("unknown_type", f"frame type {kind!r} is not one of hello, message, typing"))
         finally:
             if cid is not None:
                 self._detach(cid, ws)

@@ -182,6 +182,10 @@ class WhatsAppCustomers:
             return None
         offered = [Button(title, payload) for title, payload in json.loads(raw)]
         if choice is not None:
+            # A quick reply's id is the choice number ("4") or the payload itself.
+            number = int(choice.payload) if choice.payload.isdigit() else 0
+            if 1 <= number <= len(offered):
+                return offered[number - 1]
             return next((b for b in offered if b.payload == choice.payload), None)
         answer = text.strip().rstrip(".)").strip()
         if answer.isdigit() and 1 <= int(answer) <= len(offered):
@@ -213,7 +217,11 @@ class WhatsAppProvider(ABC):
     async def reply_window(self, conversation_id: str) -> ReplyWindow:
         return await self._customers.window(conversation_id, self.has_template())
 
-    async def typing(self, conversation_id: str) -> None:  # noqa: B027  (no provider has it; none overrides it)
+    def sends_outside_window(self, message: Outbound) -> bool:
+        """A provider that sends some messages as their own approved template (quick replies) says so."""
+        return False
+
+    async def typing(self, conversation_id: str, agent_id: str | None = None) -> None:  # noqa: B027  (no provider has it)
         """Neither provider shows typing for free-form replies."""
 
 

@@ -12,6 +12,11 @@ timeout, 429, 5xx) is tried again with backoff, at most WHATSAPP_SEND_ATTEMPTS t
 WHATSAPP_RETRY_SECONDS; other 4xx are final (logged with Twilio's error code) and raise
 `DeliveryFailed`. A retry after a timeout may reach Twilio twice. What WhatsApp allows
 (window, numbered choices, length) is the rule of bot/channels/whatsapp.py.
+
+Quick replies: with TWILIO_CONTENT_RATING_SID / TWILIO_CONTENT_YESNO_SID the star rating and
+yes/no questions go out as those Content templates (bot/channels/whatsapp_content.py), inside the
+window and outside it; a tapped button comes back as `ButtonPayload` / `ButtonText`. An agent's
+attachment goes out as `MediaUrl` (the gateway's unguessable /media/ link) with the text.
 """
 
 from __future__ import annotations
@@ -29,10 +34,10 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels import whatsapp
+from bot.channels import whatsapp, whatsapp_content
 from bot.channels.base import ChannelParts, Malformed, send_with_retries, server_error
 from bot.settings import Settings
-from handoff.contract import Media, Outbound
+from handoff.contract import Button, Media, Outbound
 
 log = logging.getLogger(__name__)
 # twilio's HTTP client logs every request in several INFO lines; ours logs one line per send.
@@ -112,6 +117,9 @@ class TwilioWhatsApp(whatsapp.WhatsAppProvider):
         if self._http is not None:
             await self._http.close()
 
+    def sends_outside_window(self, message: Outbound) -> bool:
+        return whatsapp_content.content_template(message, self._settings) is not None
+
     # -- out ------------------------------------------------------------------------------
 
     async def send(self, conversation_id: str, messages: list[Outbound]) -> None:
@@ -123,6 +131,11 @@ class TwilioWhatsApp(whatsapp.WhatsAppProvider):
             if message.buttons:
                 await self._customers.offer(conversation_id, message.buttons)
             body = whatsapp.numbered(message)
+            quick = whatsapp_content.content_template(message, self._settings)
+            if quick is not None:
+                await self._create(conversation_id, to=to, content_sid=str(quick["content_sid"]),
+                                   content_variables=json.dumps(quick["variables"]))
+                continue
             if not recipient.window.open:
                 template = whatsapp.template_for(body, self._settings.whatsapp_template_sid)
                 if template is None:
@@ -130,10 +143,15 @@ class TwilioWhatsApp(whatsapp.WhatsAppProvider):
                 await self._create(conversation_id, to=to, content_sid=str(template["content_sid"]),
                                    content_variables=json.dumps(template["variables"]))
                 continue
-            for piece in whatsapp.split_message(body):
-                await self._create(conversation_id, to=to, body=piece)
+            attachment = (message.custom or {}).get("attachment")
+            pieces = whatsapp.split_message(body)
+            for index, piece in enumerate(pieces):
+                if attachment and index == len(pieces) - 1:
+                    await self._create(conversation_id, to=to, body=piece, media_url=[attachment["url"]])
+                else:
+                    await self._create(conversation_id, to=to, body=piece)
 
-    async def _create(self, conversation_id: str, **fields: str) -> None:
+    async def _create(self, conversation_id: str, **fields: str | list[str]) -> None:
         client = self._client
         if client is None:
             raise RuntimeError("TwilioWhatsApp.start() was not awaited (the app's cleanup_ctx starts it)")
@@ -169,7 +187,9 @@ class TwilioWhatsApp(whatsapp.WhatsAppProvider):
             self._parts.metrics.errors.labels("rejected_malformed").inc()
             raise web.HTTPBadRequest(text=f"malformed: {exc}") from None
         try:
-            await self._customers.receive(self.name, sid, sender, body, media)
+            tapped, title = form.get("ButtonPayload"), form.get("ButtonText")
+            choice = Button(str(title or tapped), tapped) if isinstance(tapped, str) and tapped else None
+            await self._customers.receive(self.name, sid, sender, body, media, choice)
         except Exception as exc:
             # Twilio retries a webhook that got a 5xx; nothing of the message was taken.
             raise server_error(self._parts.metrics, "webhook", exc) from None

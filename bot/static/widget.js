@@ -15,16 +15,19 @@
   var script = document.currentScript;
   var base = new URL(script && script.src ? script.src : "/widget.js", window.location.href);
   var wsUrl = (base.protocol === "https:" ? "wss:" : "ws:") + "//" + base.host + "/webchat/ws";
+  var uploadUrl = base.protocol + "//" + base.host + "/webchat/upload";
   var language = (document.documentElement.lang || navigator.language || "de").slice(0, 2).toLowerCase();
   var de = language !== "en";
   var T = de ? {
     open: "Chat öffnen", close: "Chat schließen", title: "Kundenservice", placeholder: "Deine Nachricht …",
-    send: "Senden", typing: "schreibt …", connecting: "Verbinde …", offline: "Keine Verbindung – neuer Versuch gleich.",
+    send: "Senden", typing: "schreibt …", photo: "Foto anhängen", photoFailed: "Das Foto wurde nicht gesendet: ",
+    tooLarge: "Es ist zu groß.", wrongType: "Bitte ein Bild (JPEG, PNG, GIF oder WebP) wählen.", attachment: "Anhang", connecting: "Verbinde …", offline: "Keine Verbindung – neuer Versuch gleich.",
     queued: "wird gesendet, sobald die Verbindung steht", you: "Du", bot: "Assistent", agent: "Mitarbeiter",
     stars: function (n) { return n + " von 5 Sternen"; }, rate: "Bewertung"
   } : {
     open: "Open chat", close: "Close chat", title: "Customer service", placeholder: "Your message …",
-    send: "Send", typing: "is typing …", connecting: "Connecting …", offline: "No connection – retrying shortly.",
+    send: "Send", typing: "is typing …", photo: "Attach a photo", photoFailed: "The photo was not sent: ",
+    tooLarge: "It is too large.", wrongType: "Please pick an image (JPEG, PNG, GIF or WebP).", attachment: "Attachment", connecting: "Connecting …", offline: "No connection – retrying shortly.",
     queued: "will be sent once connected", you: "You", bot: "Assistant", agent: "Agent",
     stars: function (n) { return n + " of 5 stars"; }, rate: "Rating"
   };
@@ -66,6 +69,7 @@
     ".sdw-agent{border-left:4px solid #f5b400}",
     ".sdw-note{align-self:center;font-size:13px;color:#8a1c1c}",
     ".sdw-pending{opacity:.6}",
+    ".sdw-msg a{color:inherit;text-decoration:underline}",
     ".sdw-who{display:block;font-size:12px;opacity:.75}",
     ".sdw-buttons{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}",
     ".sdw-buttons button{border:1px solid #1f5f4a;background:#fff;color:#1f5f4a;border-radius:16px;padding:8px 12px;min-height:44px;cursor:pointer;font:inherit}",
@@ -75,6 +79,8 @@
     ".sdw-typing{padding:0 14px 6px;font-size:13px;color:#555;min-height:1.2em}",
     ".sdw-form{display:flex;gap:8px;padding:10px;border-top:1px solid #ddd}",
     ".sdw-form textarea{flex:1;resize:none;font:inherit;padding:8px;border:1px solid #bbb;border-radius:8px;min-height:44px}",
+    ".sdw-msg img{display:block;max-width:100%;max-height:240px;margin-top:6px;border-radius:8px}",
+    ".sdw-form .sdw-attach{background:#fff;color:#1f5f4a;border:1px solid #1f5f4a;padding:0 10px;font-size:20px}",
     ".sdw-form button{border:0;border-radius:8px;background:#1f5f4a;color:#fff;padding:0 14px;min-height:44px;font:inherit;cursor:pointer}",
     ".sdw-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
     "@media (max-width:480px){.sdw-panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100%;max-height:100%;border-radius:0}",
@@ -128,7 +134,45 @@
   input.placeholder = T.placeholder;
   var sendBtn = el("button", null, T.send);
   sendBtn.type = "submit";
+  var fileInput = el("input", "sdw-sr");
+  fileInput.type = "file";
+  fileInput.accept = "image/jpeg,image/png,image/gif,image/webp";
+  fileInput.tabIndex = -1;
+  fileInput.setAttribute("aria-hidden", "true");
+  var attachBtn = el("button", "sdw-attach");
+  (function () {  // a camera icon drawn with SVG (emoji fonts are not everywhere)
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "22");
+    svg.setAttribute("height", "22");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var body = document.createElementNS(ns, "path");
+    body.setAttribute("d", "M4 7h3l2-3h6l2 3h3a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V8a1 1 0 0 1 1-1z");
+    var lens = document.createElementNS(ns, "circle");
+    lens.setAttribute("cx", "12");
+    lens.setAttribute("cy", "13");
+    lens.setAttribute("r", "4");
+    [body, lens].forEach(function (shape) {
+      shape.setAttribute("fill", "none");
+      shape.setAttribute("stroke", "currentColor");
+      shape.setAttribute("stroke-width", "2");
+      svg.appendChild(shape);
+    });
+    attachBtn.appendChild(svg);
+  })();
+  attachBtn.type = "button";
+  attachBtn.setAttribute("aria-label", T.photo);
+  attachBtn.title = T.photo;
+  attachBtn.addEventListener("click", function () { fileInput.click(); });
+  fileInput.addEventListener("change", function () {
+    if (fileInput.files && fileInput.files[0]) sendPhoto(fileInput.files[0]);
+    fileInput.value = "";
+  });
   form.appendChild(label);
+  form.appendChild(attachBtn);
+  form.appendChild(fileInput);
   form.appendChild(input);
   form.appendChild(sendBtn);
 
@@ -156,15 +200,46 @@
   input.addEventListener("keydown", function (ev) {
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); submit(); }
   });
+  // The agent sees "typing" while the customer types (a frame at most every 2.5 s).
+  var typingSentAt = 0;
+  input.addEventListener("input", function () {
+    var now = Date.now();
+    if (input.value.trim() && now - typingSentAt > 2500) {
+      typingSentAt = now;
+      sendFrame({ type: "typing" });
+    }
+  });
   form.addEventListener("submit", function (ev) { ev.preventDefault(); submit(); });
 
   // ---- rendering ----
   function scrollDown() { log.scrollTop = log.scrollHeight; }
   var typingTimer = null;
-  function showTyping(on) {
+  function showTyping(on, agent) {
     clearTimeout(typingTimer);
-    typing.textContent = on ? T.bot + " " + T.typing : "";
-    if (on) typingTimer = setTimeout(function () { showTyping(false); }, 20000);
+    typing.textContent = on ? (agent || T.bot) + " " + T.typing : "";
+    if (on) typingTimer = setTimeout(function () { showTyping(false); }, agent ? 6000 : 20000);
+  }
+
+  // An attachment the gateway stored (its own /media/ URL): an image inline, anything else a link.
+  function renderAttachment(bubble, attachment) {
+    if (!attachment || typeof attachment.url !== "string") return;
+    var url = null;
+    try { url = new URL(attachment.url, base); } catch (e) { return; }
+    if (url.protocol !== "http:" && url.protocol !== "https:") return;
+    var name = String(attachment.name || T.attachment);
+    if (/^image\//.test(String(attachment.content_type || ""))) {
+      var img = el("img");
+      img.src = url.href;
+      img.alt = name;
+      bubble.appendChild(img);
+    } else {
+      var link = el("a", null, name);
+      link.href = url.href;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      bubble.appendChild(document.createTextNode(" "));
+      bubble.appendChild(link);
+    }
   }
 
   function isRating(buttons) {
@@ -208,6 +283,32 @@
     return rating ? "★".repeat(Number(rating[1])) : text;
   }
 
+  // Text with its http(s) links as <a> elements, built with DOM calls (never HTML from text).
+  var URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+  function linkified(text) {
+    var fragment = document.createDocumentFragment();
+    var value = String(text);
+    var last = 0;
+    var match;
+    URL_PATTERN.lastIndex = 0;
+    while ((match = URL_PATTERN.exec(value)) !== null) {
+      var raw = match[0].replace(/[.,;:!?)\]}]+$/, "");
+      var url = null;
+      try { url = new URL(raw); } catch (e) { url = null; }
+      if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) continue;
+      fragment.appendChild(document.createTextNode(value.slice(last, match.index)));
+      var link = el("a", null, raw);
+      link.href = url.href;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      fragment.appendChild(link);
+      last = match.index + raw.length;
+      URL_PATTERN.lastIndex = last;
+    }
+    fragment.appendChild(document.createTextNode(value.slice(last)));
+    return fragment;
+  }
+
   function addMessage(sender, text, buttons, extraClass) {
     var cls = sender === "customer" ? "sdw-customer" : sender === "agent" ? "sdw-agent" : sender === "note" ? "sdw-note" : "sdw-bot";
     var bubble = el("div", "sdw-msg " + cls + (extraClass ? " " + extraClass : ""));
@@ -215,7 +316,7 @@
       var who = el("span", "sdw-sr", (sender === "customer" ? T.you : sender === "agent" ? T.agent : T.bot) + ": ");
       bubble.appendChild(who);
     }
-    if (text) bubble.appendChild(document.createTextNode(text));
+    if (text) bubble.appendChild(sender === "customer" ? document.createTextNode(text) : linkified(text));
     if (buttons && buttons.length) renderButtons(bubble, buttons);
     log.appendChild(bubble);
     scrollDown();
@@ -245,6 +346,31 @@
     if (!ready) item.element.title = T.queued;
     pending.push(item);
     sendFrame({ type: "message", text: item.text, client_id: item.client_id });
+  }
+
+  function sendPhoto(file) {
+    var id = clientId();
+    var bubble = addMessage("customer", "", null, "sdw-pending");
+    var preview = el("img");
+    preview.alt = file.name || T.photo;
+    try { preview.src = URL.createObjectURL(file); } catch (e) { /* no preview */ }
+    bubble.appendChild(preview);
+    var body = new FormData();
+    body.append("session_id", sessionId);
+    body.append("client_id", id);
+    body.append("language", language);
+    body.append("file", file, file.name || "photo");
+    fetch(uploadUrl, { method: "POST", body: body }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (response.ok && data.ok) { bubble.classList.remove("sdw-pending"); return; }
+        bubble.remove();
+        var why = data.error === "too_large" ? T.tooLarge : data.error === "type" ? T.wrongType : (data.detail || response.status);
+        addMessage("note", T.photoFailed + why, null);
+      });
+    }).catch(function () {
+      bubble.remove();
+      addMessage("note", T.photoFailed + T.offline, null);
+    });
   }
 
   function submit() {
@@ -285,10 +411,11 @@
     } else if (frame.type === "ack") {
       settle(frame.client_id, frame.duplicate);
     } else if (frame.type === "typing") {
-      showTyping(true);
+      showTyping(true, frame.agent);
     } else if (frame.type === "message") {
       showTyping(false);
-      addMessage(frame.sender === "agent" ? "agent" : "bot", frame.text, frame.buttons || []);
+      var bubble = addMessage(frame.sender === "agent" ? "agent" : "bot", frame.text, frame.buttons || []);
+      if (frame.custom && frame.custom.attachment) { renderAttachment(bubble, frame.custom.attachment); scrollDown(); }
     } else if (frame.type === "error") {
       if (frame.client_id) settle(frame.client_id, false);
       addMessage("note", frame.text || frame.detail || frame.reason, null);
