@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, text
 
 from bot import keys as gateway_keys
 from bot.privacy.stores import Stores, Subject
-from db.models import Complaint, Contact, Feedback, Handoff, Message
+from db.models import Complaint, ComplaintEvent, Contact, Feedback, Handoff, Message
 from handoff.queue import DeskQueue
 from handoff.state import ConversationState
 
@@ -64,6 +64,9 @@ class Exporter:
                 select(Feedback).where(Feedback.conversation_id == cid).order_by(Feedback.id))).all()
             handoffs = (await session.scalars(
                 select(Handoff).where(Handoff.conversation_id == cid).order_by(Handoff.id))).all()
+            timeline = (await session.scalars(
+                select(ComplaintEvent).where(ComplaintEvent.complaint_id.in_([c.id for c in complaints]))
+                .order_by(ComplaintEvent.id))).all()
         state, agent, _ = await self._queue.holder(cid)
         redis = self.stores.redis
         channel = next((m.channel for m in messages), None) or ("whatsapp" if cid.startswith("wa-") else "webchat")
@@ -76,7 +79,12 @@ class Exporter:
             "complaints": [
                 {"reference": c.reference, "category": c.category, "order_number": c.order_number,
                  "description": c.description, "media_url": c.media_url, "status": c.status,
-                 "language": c.language, "created_at": _iso(c.created_at)}
+                 "language": c.language, "resolution": c.resolution, "created_at": _iso(c.created_at),
+                 "timeline": [
+                     {"at": _iso(e.created_at), "kind": e.kind, "actor": e.actor, "text": e.text,
+                      "media_url": e.media_url, "status": e.status}
+                     for e in timeline if e.complaint_id == c.id
+                 ]}
                 for c in complaints
             ],
             "ratings": [
