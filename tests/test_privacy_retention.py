@@ -12,9 +12,10 @@ from pathlib import Path
 
 import stack
 from redis.asyncio import Redis
-from sqlalchemy import func, select, text
+from sqlalchemy import DateTime, column, func, select, table, text
 
 from bot import keys
+from bot.privacy import registry
 from bot.privacy.retention import Retention
 from bot.privacy.service import Privacy
 from bot.privacy.stores import Stores, tracker_engine
@@ -74,8 +75,12 @@ async def test_the_retention_pass_anonymises_what_is_older_than_the_settings(
             await conn.execute(text("UPDATE events SET timestamp = timestamp - :s WHERE sender_id = :c"),
                                {"s": 200 * 86400, "c": f"web-{old_web}"})
         async with sessionmaker() as session, session.begin():
-            await session.execute(Message.__table__.update().where(Message.conversation_id == f"web-{old_web}")
-                                  .values(created_at=_now() - 200 * DAY))
+            for spec in registry.SQL_TABLES:  # every row of it that records activity (transcript, reports)
+                for name in spec.activity_columns:
+                    await session.execute(
+                        table(spec.name, column(spec.conversation_column), column(name, DateTime(timezone=True)))
+                        .update().where(column(spec.conversation_column) == f"web-{old_web}")
+                        .values({name: _now() - 200 * DAY}))
         old, warranty, recent = (f"wa-old{secrets.token_hex(8)}", f"wa-war{secrets.token_hex(8)}",
                                  f"wa-new{secrets.token_hex(8)}")
         await _conversation(sessionmaker, old, 200 * DAY)
