@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from bot.channels.whatsapp import conversation_id as whatsapp_id
 from db.engine import create_engine, session_factory
 from db.models import Complaint, Feedback, Handoff
+from handoff.attachments import AttachmentStore
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     Gateway,
     WebchatClient,
@@ -39,6 +40,9 @@ AFTER_CLAIM = "Thank you, how long will it take for the money?"
 COMMENT = "Quick and friendly, thanks Anna"
 NOTE = "Refund issued to the customer's card"
 AGENT_LINE = "Hello, this is Anna. I'll refund the double charge."
+# The smallest PNG (1×1 pixel): a photo the customer sent.
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
 
 async def say(gateway: Gateway, number: str, text: str) -> None:
@@ -182,11 +186,14 @@ async def test_supervisor_erases_a_conversation_live_with_an_agent_and_the_agent
             async with agent.post(f"{gateway.url}/api/handoff/{conversation}/claim") as response:
                 assert response.status == 200, await response.text()
 
+            photo = await AttachmentStore.from_config(gateway.settings).save(PNG, "photo.png", conversation)
             async with aiohttp.ClientSession(headers=SUPERVISOR) as supervisor:
                 async with supervisor.post(f"{gateway.url}/api/privacy/erase", json={"webchat": session_id}) as response:
                     assert response.status == 200, await response.text()
                     result = await response.json()
             assert result["conversations"] == 1 and result["counts"]["desk.closed"] == 1
+            assert result["counts"]["files.attachments"] == 1
+            assert AttachmentStore.from_config(gateway.settings).find(photo.token) is None
             while True:
                 event = await ws.receive_json(timeout=10)
                 if event.get("type") == "closed" and event.get("conversation_id") == conversation:
