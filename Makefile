@@ -1,6 +1,6 @@
 # The two commands: `make run` (the product) and `make test` (every test).
 # Both create what is missing first: the Python environments and the trained model.
-.PHONY: run test lint setup model shell bench nlu-eval clean
+.PHONY: run test lint setup model shell bench nlu-eval clean export erase
 
 APP_PY := .venv/app/bin/python
 RASA := .venv/rasa/bin/rasa
@@ -33,6 +33,16 @@ bench: model
 # NLU intent F1 by 3-fold cross-validation (slow: not part of `make test`).
 nlu-eval: setup
 	@$(APP_PY) scripts/nlu_eval.py 3
+
+# One customer's data (GDPR): `make export WHATSAPP=+49…` (or WEBCHAT=<session id>,
+# CONVERSATION=<id>) prints it as JSON; `make erase …` erases it everywhere. Same environment as `make run`.
+PRIVACY_WHO = $(if $(WHATSAPP),--whatsapp '$(WHATSAPP)')$(if $(WEBCHAT),--webchat '$(WEBCHAT)')$(if $(CONVERSATION),--conversation '$(CONVERSATION)')
+
+export: setup
+	@$(APP_PY) scripts/privacy.py export $(PRIVACY_WHO)
+
+erase: setup
+	@$(APP_PY) scripts/privacy.py erase $(PRIVACY_WHO)
 
 clean:
 	rm -rf models var results

@@ -22,12 +22,13 @@ from bot.handback import RasaHandback
 from bot.health import Health
 from bot.intake import Intake, RateLimiter
 from bot.metrics import Metrics
+from bot.privacy.api import setup_privacy
 from bot.rasa_client import RasaClient
 from bot.router import Router
 from bot.settings import Settings
 from bot.transcript import Transcript
 from db.engine import create_engine, session_factory
-from handoff.app import setup_handoff
+from handoff.app import AGENT_ROUTES, setup_handoff
 from handoff.attachments import AttachmentStore, media_route
 from handoff.desk import HandoffDesk
 
@@ -115,6 +116,7 @@ def build_gateway(settings: Settings) -> Gateway:
     app.router.add_get("/", _index)
     app.router.add_get("/widget.js", _widget)
     app.router.add_routes([media_route(AttachmentStore.from_config(settings))])
+    setup_privacy(app, settings, redis, sessionmaker, app[AGENT_ROUTES], router)
     return Gateway(app, redis, delivery, router, desk)
 
 

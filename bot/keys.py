@@ -62,3 +62,8 @@ def rate(sender: str, window: int) -> str:
 def delay_notice(conversation_id: str) -> str:
     """Set while the customer has been told that the bot is slow (the notice goes out once)."""
     return f"{PREFIX}delay-notice:{conversation_id}"
+
+
+# Held by the one gateway process that runs the privacy retention pass (bot/privacy/retention.py)
+# for RETENTION_INTERVAL_SECONDS: the pass runs once per interval however many processes run.
+RETENTION_LEASE = PREFIX + "privacy:retention-lease"

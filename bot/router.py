@@ -102,6 +102,13 @@ def decode_replies(raw: str) -> list[Outbound | HandoffRequest]:
     return replies
 
 
+def is_erase(message: Outbound) -> bool:
+    """The assistant's `{"erase": {"confirmed": true}}` payload (actions/privacy.py): the customer
+    confirmed that their data be erased; the gateway does it after the confirmation went out."""
+    erase = (message.custom or {}).get("erase")
+    return isinstance(erase, dict) and erase.get("confirmed") is True
+
+
 class Router:
     def __init__(
         self, redis: Redis, transcript: Transcript, rasa: RasaClient, delivery: Delivery,
@@ -131,6 +138,9 @@ class Router:
             "if KEYS[2] then redis.call('set', KEYS[2], '1', 'EX', ARGV[2]) end return 1"
         )
         self.desk: Desk | None = None  # set by bot/app.py once handoff.setup_handoff built it
+        # Set by bot/app.py (bot/privacy): erases a conversation everywhere when the assistant
+        # confirmed the customer's own erase request (an `{"erase": …}` custom payload).
+        self.erase: Callable[[str], Awaitable[None]] | None = None
 
     # -- the inbox ------------------------------------------------------------------------
 
@@ -322,7 +332,11 @@ class Router:
                 while i < len(replies) and isinstance(replies[i], Outbound):
                     batch.append(replies[i])  # type: ignore[arg-type]
                     i += 1
-                await self._deliver_reply(conversation_id, batch)
+                messages = [m for m in batch if not is_erase(m)]
+                if messages:
+                    await self._deliver_reply(conversation_id, messages)
+                if len(messages) < len(batch):
+                    await self._erase_requested(conversation_id)
             if progress is not None:
                 await self._redis.hset(progress, "dispatched", str(i))
 
@@ -376,6 +390,12 @@ class Router:
         first = await self._redis.set(keys.delay_notice(inbound.conversation_id), "1", nx=True, ex=max(1, int(self._notice_seconds)))
         if first:
             await self._deliver_reply(inbound.conversation_id, [Outbound(text=texts.text("delay", inbound.language))])
+
+    async def _erase_requested(self, conversation_id: str) -> None:
+        if self.erase is None:
+            raise RuntimeError("the router has no erase: bot/app.py attaches it from bot.privacy")
+        log.info("erase confirmed by the customer conversation=%s", conversation_id)
+        await self.erase(conversation_id)
 
     def _require_desk(self) -> Desk:
         if self.desk is None:

@@ -94,6 +94,14 @@ class Settings:
     alert_wait_seconds: float = 300.0  # queue wait p90 of the last hour
     alert_check_seconds: float = 60.0
     alert_language: str = "de"
+    # Privacy (bot/privacy): Rasa's SQL tracker store, which erase and retention clean too (the
+    # same variable Rasa's endpoints.yml is written from), how long conversations and complaint
+    # descriptions are kept, how often the retention job runs, the widget's privacy notice link.
+    rasa_tracker_db_url: str = "sqlite:///var/rasa_tracker.db"
+    retention_days: int = 180
+    complaint_retention_days: int = 730
+    retention_interval_seconds: float = 3600.0
+    privacy_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -144,4 +152,9 @@ class Settings:
             twilio_content_yesno_sid=env.get("TWILIO_CONTENT_YESNO_SID", d.twilio_content_yesno_sid),
             replies_file=env.get("REPLIES_FILE")
             or (str(Path(env["SHOP_FILE"]).parent / "replies.yml") if env.get("SHOP_FILE") else d.replies_file),
+            rasa_tracker_db_url=env.get("RASA_TRACKER_DB_URL") or d.rasa_tracker_db_url,
+            retention_days=max(1, _int(env, "RETENTION_DAYS", d.retention_days)),
+            complaint_retention_days=max(1, _int(env, "COMPLAINT_RETENTION_DAYS", d.complaint_retention_days)),
+            retention_interval_seconds=max(1.0, _float(env, "RETENTION_INTERVAL_SECONDS", d.retention_interval_seconds)),
+            privacy_url=env.get("PRIVACY_URL", d.privacy_url),
         )

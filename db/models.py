@@ -238,3 +238,20 @@ class ConversationNote(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
+
+
+class PrivacyLog(Base):
+    """One export, erase or retention run: who, when, what it touched (counts), never personal data."""
+
+    __tablename__ = "privacy_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(16))  # export, erase, retention
+    actor: Mapped[str] = mapped_column(String(64))  # a supervisor's name, "customer", "operator" or "retention"
+    # What was looked up (whatsapp, webchat, conversation), never the value itself.
+    subject_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    conversations: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[str] = mapped_column(Text, default="{}")  # JSON: {"sql.messages": 12, "redis": 3, …}
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )

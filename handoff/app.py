@@ -24,6 +24,9 @@ from handoff.team import TeamWork
 
 log = logging.getLogger(__name__)
 
+# The agent routes, whose `guard` other route modules (privacy, reports) wrap their handlers in.
+AGENT_ROUTES = web.AppKey("agent_routes", AgentRoutes)
+
 
 def setup_handoff(
     app: web.Application, config: DeskConfig, redis: Redis, sessionmaker: async_sessionmaker[AsyncSession],
@@ -42,6 +45,7 @@ def setup_handoff(
     alerts = AlertChecker(config, redis, sessionmaker)
     ReportRoutes(sessionmaker, BusinessHours.parse(config.business_hours).zone, alerts).add_to(app, routes.guard)
     ComplaintRoutes(ComplaintDesk(sessionmaker, delivery, bot), routes).add_to(app)
+    app[AGENT_ROUTES] = routes
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         names = await auth.sync_accounts(config.agent_tokens)

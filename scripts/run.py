@@ -30,6 +30,8 @@ from db.migrate import upgrade  # noqa: E402
 # SHOPDESK_VAR moves all runtime files (databases, Redis data, logs), e.g. for a second instance.
 VAR = Path(os.environ.get("SHOPDESK_VAR") or ROOT / "var").resolve()
 LOGS = VAR / "logs"
+# Where a running `make run` tells other commands (make export / make erase) its embedded Redis.
+REDIS_URL_FILE = VAR / "redis-url"
 
 
 class Stop(Exception):
@@ -89,6 +91,7 @@ def main() -> int:
         if not env.get("REDIS_URL"):
             services.append(stack.start_redis(stack.free_port(), VAR / "redis", LOGS))
             env["REDIS_URL"] = services[-1].url
+            REDIS_URL_FILE.write_text(env["REDIS_URL"] + "\n")
             print(f"run: started an embedded Redis at {env['REDIS_URL']} (set REDIS_URL to use your own)", flush=True)
 
         upgrade(env["DATABASE_URL"])
@@ -147,6 +150,8 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for service in reversed(services):
             service.stop()
+        if any(service.name == "redis" for service in services):
+            REDIS_URL_FILE.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -463,6 +463,94 @@
     }
   });
 
+  // ---- privacy: a notice before the first message, and "delete this chat" ----
+  // (POST /webchat/erase with the session id erases this session's conversation on the server;
+  // the widget then starts a new session. GET /webchat/config gives the PRIVACY_URL link.)
+  var P = de ? {
+    notice: "Wir speichern diesen Chat, um dir zu helfen, und löschen ihn automatisch nach einiger Zeit.",
+    link: "Datenschutz", erase: "Chat löschen", ask: "Diesen Chat mit allen Nachrichten endgültig löschen?",
+    yes: "Ja, löschen", no: "Abbrechen", done: "Der Chat wurde gelöscht.", failed: "Löschen hat nicht geklappt – bitte später noch einmal."
+  } : {
+    notice: "We keep this chat to help you and delete it automatically after a while.",
+    link: "Privacy", erase: "Delete this chat", ask: "Delete this chat and all its messages for good?",
+    yes: "Yes, delete", no: "Cancel", done: "The chat was deleted.", failed: "Deleting did not work – please try again later."
+  };
+  var privacyStyle = document.createElement("style");
+  privacyStyle.textContent = [
+    ".sdw-privacy,.sdw-done{padding:6px 14px;font-size:12px;color:#444;background:#f4f6f5;border-top:1px solid #ddd}",
+    ".sdw-privacy a{color:#1f5f4a;margin-left:4px}",
+    ".sdw-erase{background:transparent;border:1px solid rgba(255,255,255,.6);color:#fff;border-radius:6px;padding:4px 8px;",
+    "min-height:32px;cursor:pointer;font:inherit;font-size:13px;margin-left:auto;margin-right:6px}",
+    ".sdw-confirm{padding:10px 14px;background:#fff6d6;display:flex;flex-wrap:wrap;gap:8px;align-items:center}",
+    ".sdw-confirm[hidden],.sdw-privacy[hidden],.sdw-done[hidden]{display:none}",
+    ".sdw-confirm p{margin:0;flex-basis:100%}",
+    ".sdw-confirm button{border:1px solid #1f5f4a;border-radius:6px;padding:6px 12px;min-height:40px;cursor:pointer;font:inherit}",
+    ".sdw-confirm .sdw-yes{background:#8a1c1c;border-color:#8a1c1c;color:#fff}"
+  ].join("");
+  document.head.appendChild(privacyStyle);
+
+  var notice = el("div", "sdw-privacy", P.notice);
+  panel.insertBefore(notice, form);
+  var eraseBtn = el("button", "sdw-erase", P.erase);
+  eraseBtn.type = "button";
+  head.insertBefore(eraseBtn, closeBtn);
+  var confirmBox = el("div", "sdw-confirm");
+  confirmBox.setAttribute("role", "alertdialog");
+  confirmBox.setAttribute("aria-label", P.erase);
+  confirmBox.hidden = true;
+  var yesBtn = el("button", "sdw-yes", P.yes);
+  var noBtn = el("button", null, P.no);
+  yesBtn.type = noBtn.type = "button";
+  confirmBox.appendChild(el("p", null, P.ask));
+  confirmBox.appendChild(yesBtn);
+  confirmBox.appendChild(noBtn);
+  panel.insertBefore(confirmBox, status);
+  var doneNote = el("div", "sdw-done", P.done);
+  doneNote.setAttribute("aria-live", "polite");
+  doneNote.hidden = true;
+  panel.insertBefore(doneNote, status);
+
+  fetch(base.origin + "/webchat/config").then(function (r) { return r.ok ? r.json() : {}; }).then(function (config) {
+    var url = config && config.privacy_url;
+    if (typeof url === "string" && /^https?:\/\//.test(url)) {
+      var a = el("a", null, P.link);
+      a.href = url;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      notice.appendChild(a);
+    }
+  }).catch(function () { /* the notice stands without its link */ });
+
+  // The notice is for before the first message: it goes once the log shows one of the customer's.
+  function customerWrote() { return !!log.querySelector(".sdw-customer"); }
+  new MutationObserver(function () {
+    notice.hidden = customerWrote();
+    if (notice.hidden) doneNote.hidden = true;
+  }).observe(log, { childList: true });
+
+  eraseBtn.addEventListener("click", function () { confirmBox.hidden = false; yesBtn.focus(); });
+  noBtn.addEventListener("click", function () { confirmBox.hidden = true; eraseBtn.focus(); });
+  yesBtn.addEventListener("click", function () {
+    yesBtn.disabled = true;
+    fetch(base.origin + "/webchat/erase", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ session_id: sessionId })
+    }).then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      pending = [];
+      sessionId = newSessionId();
+      try { localStorage.setItem(STORE, sessionId); } catch (e) { /* ignore */ }
+      while (log.firstChild) log.removeChild(log.firstChild);
+      doneNote.hidden = false;
+      if (ws) ws.close();  // reconnects with the new session: an empty history
+    }).catch(function () {
+      addMessage("note", P.failed, null);
+    }).then(function () {
+      yesBtn.disabled = false;
+      confirmBox.hidden = true;
+      input.focus();
+    });
+  });
+
   connect();
   var wasOpen = false;
   try { wasOpen = sessionStorage.getItem("shopdesk.open") === "1"; } catch (e) { /* ignore */ }
