@@ -80,6 +80,7 @@ def _demo_cloud_credentials(var: Path) -> dict[str, str]:
     """Credentials for the Cloud API channel and its stand-in, generated once and kept in var/."""
     path = var / "demo-whatsapp-cloud"
     if not path.exists():
+        var.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join([
             f"WHATSAPP_CLOUD_APP_SECRET={secrets.token_hex(16)}", f"WHATSAPP_CLOUD_TOKEN={secrets.token_urlsafe(32)}",
             f"WHATSAPP_CLOUD_VERIFY_TOKEN={secrets.token_urlsafe(16)}", "WHATSAPP_CLOUD_PHONE_NUMBER_ID=100000000000001",

@@ -23,7 +23,7 @@ def _unit(path: Path) -> dict[str, list[str]]:
 
 def _make_units(tmp_path: Path, **settings: str) -> Path:
     units = tmp_path / "units"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "TWILIO_", "GATEWAY_", "RESTART_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "TWILIO_", "WHATSAPP_", "GATEWAY_", "RESTART_"))}
     env.update(SHOPDESK_VAR=str(tmp_path / "var"), UNITS_DIR=str(units), **settings)
     result = subprocess.run(["make", "-s", "units"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -36,6 +36,7 @@ def test_units_for_every_process_with_make_runs_restart_policy(tmp_path: Path) -
     assert names == [
         "shopdesk-actions.service", "shopdesk-gateway-1.service", "shopdesk-gateway-2.service",
         "shopdesk-rasa.service", "shopdesk-redis.service", "shopdesk-twilio-standin.service",
+        "shopdesk-whatsapp-cloud-standin.service",
     ]
     for name in names:
         unit = _unit(units / name)
@@ -67,7 +68,7 @@ def test_units_for_every_process_with_make_runs_restart_policy(tmp_path: Path) -
 def test_units_leave_out_what_the_settings_provide(tmp_path: Path) -> None:
     units = _make_units(
         tmp_path, REDIS_URL="redis://redis.internal:6379/2", TWILIO_ACCOUNT_SID="AC" + "1" * 32,
-        TWILIO_AUTH_TOKEN="tok",
+        TWILIO_AUTH_TOKEN="tok", WHATSAPP_CLOUD_APP_SECRET="secret", WHATSAPP_CLOUD_TOKEN="token",
     )
     names = sorted(p.name for p in units.glob("*.service"))
     assert names == ["shopdesk-actions.service", "shopdesk-gateway-1.service", "shopdesk-rasa.service"]
