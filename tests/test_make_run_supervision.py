@@ -27,9 +27,10 @@ import aiohttp
 import pytest
 import stack  # scripts/ is on sys.path through tests/conftest.py
 
-from bot.conversations import webchat_id, whatsapp_id
-from bot.limits import customer_text
+from bot.channels import webchat
+from bot.channels import whatsapp as twilio_whatsapp
 from bot.settings import Settings
+from handoff import texts
 from tests.gateway_helpers import Gateway, basic, new_number, new_session_id, transcript, whatsapp_form
 from tests.process_helpers import alive, descendants
 
@@ -141,7 +142,7 @@ class WebCustomer:
 
     @property
     def conversation_id(self) -> str:
-        return webchat_id(self.session_id)
+        return webchat.conversation_id(self.session_id)
 
     async def _connect(self) -> aiohttp.ClientWebSocketResponse:
         if self.ws is None or self.ws.closed:
@@ -186,7 +187,7 @@ class WhatsAppCustomer:
 
     @property
     def conversation_id(self) -> str:
-        return whatsapp_id(self.number)
+        return twilio_whatsapp.conversation_id(self.number)
 
     async def say(self, text: str) -> None:
         form = whatsapp_form(self.number, text)
@@ -243,7 +244,7 @@ async def _all_answered(run: Run, customer: WebCustomer | WhatsAppCustomer, time
 def _exactly_once(spans: list[list[str]], sent: int) -> None:
     """Every message once in the transcript, each answered once (a "one moment" notice aside)."""
     assert len(spans) == sent, spans
-    delay = customer_text("delay", "de")
+    delay = texts.text("delay", "de")
     for span in spans:
         answers = [line for line in span if line != delay]
         assert sum(FACT in line for line in answers) == 1, span
