@@ -139,6 +139,7 @@ class WebCustomer:
         self.http: aiohttp.ClientSession | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.sent = 0
+        self.errors: list[dict[str, Any]] = []
 
     @property
     def conversation_id(self) -> str:
@@ -164,11 +165,13 @@ class WebCustomer:
                     if frame.get("type") == "ack" and frame.get("client_id") == client_id:
                         self.sent += 1
                         return
+                    if frame.get("type") == "error":
+                        self.errors.append(frame)
             except (TimeoutError, aiohttp.ClientError, TypeError, ValueError, ConnectionError):
                 if self.ws is not None:
                     await self.ws.close()
                 await asyncio.sleep(0.5)
-        raise AssertionError("the web chat message was never acknowledged")
+        raise AssertionError(f"the web chat message was never acknowledged; errors: {self.errors[-3:]}")
 
     async def close(self) -> None:
         if self.ws is not None:
