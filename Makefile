@@ -1,6 +1,6 @@
 # The two commands: `make run` (the product) and `make test` (every test).
 # Both create what is missing first: the Python environments and the trained model.
-.PHONY: run test lint setup model shell bench nlu-eval clean export erase
+.PHONY: run test lint setup model shell bench nlu-eval units clean export erase
 
 APP_PY := .venv/app/bin/python
 RASA := .venv/rasa/bin/rasa
@@ -22,6 +22,10 @@ test: setup lint
 lint: setup
 	@$(APP_PY) -m ruff check .
 	@$(APP_PY) -m mypy
+
+# systemd units for every process make run starts (into UNITS_DIR, default var/units); docs/deploy.md.
+units:
+	@$(APP_PY) scripts/units.py
 
 # Talk to the bot in the terminal (Rasa's own shell, with the action server).
 shell: model

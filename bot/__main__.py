@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 from aiohttp import web
 
@@ -17,7 +18,9 @@ def main() -> None:
     async def app() -> web.Application:
         return create_app(settings)
 
-    web.run_app(app(), host=settings.gateway_host, port=settings.gateway_port, access_log=None,
+    health = socket.create_server(("127.0.0.1", settings.gateway_health_port)) if settings.gateway_health_port else None
+    web.run_app(app(), host=settings.gateway_host, port=settings.gateway_port, sock=health,
+                reuse_port=settings.gateway_reuse_port or None, access_log=None,
                 print=lambda text: logging.getLogger("bot").info(text.strip().replace("\n", " ")))
 
 

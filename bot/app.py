@@ -24,7 +24,7 @@ from bot.intake import Intake, RateLimiter
 from bot.metrics import Metrics
 from bot.privacy.api import setup_privacy
 from bot.rasa_client import RasaClient
-from bot.router import Router
+from bot.router import WORKER_LOCK_SECONDS, Router
 from bot.settings import Settings
 from bot.transcript import Transcript
 from db.engine import create_engine, session_factory
@@ -67,14 +67,14 @@ def build_gateway(settings: Settings) -> Gateway:
     redis = redis_client(settings)
     engine = create_engine(settings.database_url)
     sessionmaker = session_factory(engine)
-    metrics = Metrics()
+    metrics = Metrics(settings.services_file)
     transcript = Transcript(sessionmaker)
     rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_give_up_seconds)
     channels = Channels()
     delivery = GatewayDelivery(transcript, channels, metrics)
     router = Router(
         redis, transcript, rasa, delivery, metrics,
-        lock_seconds=settings.rasa_give_up_seconds + settings.rasa_timeout_seconds + 60,
+        lock_seconds=WORKER_LOCK_SECONDS,
         notice_seconds=settings.rasa_give_up_seconds + settings.rasa_timeout_seconds,
         max_attempts=settings.router_max_attempts,
     )

@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # How long the notes of a message in handling outlive a worker that stopped caring (crash).
 HANDLING_SECONDS = 24 * 3600
+# A conversation's worker lock lives this long unless its holder extends it (every third of it,
+# however long Rasa takes): a process killed while holding one blocks its conversation this long
+# at most, then a waiting worker takes over.
+WORKER_LOCK_SECONDS = 15.0
 
 
 def encode(inbound: Inbound, accepted_at: float) -> str:
@@ -123,6 +127,7 @@ class Router:
         self._notice_seconds = notice_seconds
         self._max_attempts = max(1, max_attempts)
         self._workers: set[asyncio.Task[None]] = set()
+        self._waiting: set[str] = set()  # conversations with a worker here waiting for another's lock
         # Removes the handled message only if it is still first: a worker whose lock ran out
         # while it worked must not remove the message a successor is working on.
         self._pop_if_first = redis.register_script(
@@ -197,7 +202,8 @@ class Router:
         if await lock.owned():
             await lock.reacquire()  # still ours from before a Redis outage: extend it
         elif not await lock.acquire():
-            return False  # another worker has it; it looks at the inbox again before it lets go
+            return await self._outwait_holder(conversation_id)
+        keeper = asyncio.create_task(self._keep(lock), name=f"router-lock:{conversation_id}")
         try:
             while (raw := cast(str | None, await self._redis.lindex(inbox, 0))) is not None:
                 inbound, accepted_at = identified(raw)
@@ -212,11 +218,38 @@ class Router:
                     log.warning("worker lock expired mid-inbox conversation=%s; starting over", conversation_id)
                     break
         finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
             try:
                 await lock.release()
             except LockError:
                 log.warning("worker lock expired conversation=%s", conversation_id)
         return bool(await self._redis.llen(inbox))
+
+    async def _keep(self, lock: Lock) -> None:
+        """Extends the worker's lock while it works, so only a dead holder's lock runs out."""
+        while True:
+            await asyncio.sleep(self._lock_seconds / 3)
+            try:
+                await lock.reacquire()
+            except LockError:
+                return
+            except RedisError:
+                continue  # Redis away: the worker notices; try again on the next beat
+
+    async def _outwait_holder(self, conversation_id: str) -> bool:
+        """Another worker holds the lock: a live one looks at the inbox again before it lets go,
+        one that died (its process killed) does not, so one worker of this process waits out
+        the lock; True when it should try again."""
+        if conversation_id in self._waiting:
+            return False
+        self._waiting.add(conversation_id)
+        try:
+            ttl_ms = await self._redis.pttl(keys.worker(conversation_id))
+            await asyncio.sleep(max(ttl_ms, 0) / 1000 + 0.1)
+        finally:
+            self._waiting.discard(conversation_id)
+        return bool(await self._redis.llen(keys.inbox(conversation_id)))
 
     async def _handle_with_retries(self, inbound: Inbound, accepted_at: float, raw: str, progress: str, lock: Lock) -> bool:
         """Handles the first message until it succeeds or is dead-lettered (True: pop it);

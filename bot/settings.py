@@ -40,6 +40,12 @@ class Settings:
     public_url: str = "http://localhost:8080"
     gateway_host: str = "0.0.0.0"
     gateway_port: int = 8080
+    # Several gateway processes on one port (SO_REUSEPORT), each also on a loopback port of its
+    # own for the health check of `make run`'s supervisor (0: none).
+    gateway_reuse_port: bool = False
+    gateway_health_port: int = 0
+    # `make run`'s supervisor state (restart counts for /metrics), JSON; unset outside `make run`.
+    services_file: str = ""
 
     twilio_account_sid: str = "ACshopdesk0000000000000000000000"
     twilio_auth_token: str = "shopdesk-dev-token"
@@ -115,6 +121,9 @@ class Settings:
             public_url=(env.get("PUBLIC_URL") or f"http://localhost:{_int(env, 'GATEWAY_PORT', d.gateway_port)}").rstrip("/"),
             gateway_host=env.get("GATEWAY_HOST") or d.gateway_host,
             gateway_port=_int(env, "GATEWAY_PORT", d.gateway_port),
+            gateway_reuse_port=env.get("GATEWAY_REUSE_PORT", "") == "1",
+            gateway_health_port=_int(env, "GATEWAY_HEALTH_PORT", d.gateway_health_port),
+            services_file=env.get("SHOPDESK_SERVICES_FILE", d.services_file),
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or d.twilio_account_sid,
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or d.twilio_auth_token,
             twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM") or d.twilio_whatsapp_from,

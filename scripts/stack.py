@@ -91,39 +91,83 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start_redis(port: int, data_dir: Path | None, log_dir: Path | None) -> Service:
+def http_answers(url: str, timeout: float) -> bool:
+    """Any HTTP answer within the timeout: the process is alive (a 503 of /healthz names a
+    dependency that is down, not this process)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def http_200(url: str, timeout: float) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def redis_pong(port: int, timeout: float) -> bool:
+    """Redis's PING answered with PONG within the timeout."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def redis_command(port: int, data_dir: Path | None) -> list[str]:
+    """With a data directory: every write in the append-only file before it is acknowledged, so a
+    Redis restarted after a crash has every conversation's inbox and state."""
     cmd = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+    if data_dir is None:
+        return cmd + ["--appendonly", "no"]
+    return cmd + ["--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "always"]
+
+
+def action_server_command(port: int) -> list[str]:
+    return [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+
+
+def rasa_command(port: int, model: Path, endpoints: Path) -> list[str]:
+    return [str(RASA), "run", "--enable-api", "--model", str(model), "--endpoints", str(endpoints),
+            "--credentials", str(ROOT / "credentials.yml"), "--port", str(port), "--interface", "127.0.0.1"]
+
+
+def twilio_standin_command(port: int) -> list[str]:
+    return [str(APP_PYTHON), "-m", "bot.twilio_standin", "--port", str(port)]
+
+
+GATEWAY_COMMAND = [str(APP_PYTHON), "-m", "bot"]
+
+
+def start_redis(port: int, data_dir: Path | None, log_dir: Path | None) -> Service:
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        cmd += ["--dir", str(data_dir), "--appendonly", "yes"]
-    else:
-        cmd += ["--appendonly", "no"]
-    process, log = _spawn("redis", cmd, dict(os.environ), log_dir)
+    process, log = _spawn("redis", redis_command(port, data_dir), dict(os.environ), log_dir)
     service = Service("redis", process, f"redis://127.0.0.1:{port}/0", log)
     return wait_until(service, lambda: port_open(port), 15)
 
 
 def start_action_server(port: int, env: dict[str, str], log_dir: Path | None) -> Service:
-    cmd = [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
-    process, log = _spawn("actions", cmd, env, log_dir)
+    process, log = _spawn("actions", action_server_command(port), env, log_dir)
     service = Service("action server", process, f"http://127.0.0.1:{port}/webhook", log)
     return wait_until(service, lambda: http_ok(f"http://127.0.0.1:{port}/health"), 60)
 
 
 def start_rasa(port: int, model: Path, endpoints: Path, env: dict[str, str], log_dir: Path | None) -> Service:
-    cmd = [str(RASA), "run", "--enable-api", "--model", str(model), "--endpoints", str(endpoints),
-           "--credentials", "credentials.yml", "--port", str(port), "--interface", "127.0.0.1"]
-    process, log = _spawn("rasa", cmd, env, log_dir)
+    process, log = _spawn("rasa", rasa_command(port, model, endpoints), env, log_dir)
     service = Service("rasa", process, f"http://127.0.0.1:{port}", log)
     return wait_until(service, lambda: _rasa_ready(port), 180)
 
 
 def _rasa_ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+    return http_200(f"http://127.0.0.1:{port}/status", 2)
 
 
 def write_endpoints(target: Path, env: dict[str, str]) -> Path:
@@ -132,22 +176,24 @@ def write_endpoints(target: Path, env: dict[str, str]) -> Path:
 
 
 def start_twilio_standin(port: int, env: dict[str, str], log_dir: Path | None) -> Service:
-    cmd = [str(APP_PYTHON), "-m", "bot.twilio_standin", "--port", str(port)]
-    process, log = _spawn("twilio-standin", cmd, env, log_dir)
+    process, log = _spawn("twilio-standin", twilio_standin_command(port), env, log_dir)
     service = Service("twilio stand-in", process, f"http://127.0.0.1:{port}", log)
     return wait_until(service, lambda: port_open(port), 30)
 
 
+def whatsapp_cloud_standin_command(port: int) -> list[str]:
+    return [str(APP_PYTHON), "-m", "bot.whatsapp_cloud_standin", "--port", str(port)]
+
+
 def start_whatsapp_cloud_standin(port: int, env: dict[str, str], log_dir: Path | None) -> Service:
-    cmd = [str(APP_PYTHON), "-m", "bot.whatsapp_cloud_standin", "--port", str(port)]
-    process, log = _spawn("whatsapp-cloud-standin", cmd, env, log_dir)
+    process, log = _spawn("whatsapp-cloud-standin", whatsapp_cloud_standin_command(port), env, log_dir)
     service = Service("whatsapp cloud stand-in", process, f"http://127.0.0.1:{port}", log)
     return wait_until(service, lambda: port_open(port), 30)
 
 
 def start_gateway(port: int, env: dict[str, str], log_dir: Path | None, name: str = "gateway") -> Service:
     env = {**env, "GATEWAY_PORT": str(port)}
-    process, log = _spawn(name, [str(APP_PYTHON), "-m", "bot"], env, log_dir)
+    process, log = _spawn(name, GATEWAY_COMMAND, env, log_dir)
     service = Service(name, process, f"http://127.0.0.1:{port}", log)
     return wait_until(service, lambda: port_open(port), 60)
 

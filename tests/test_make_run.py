@@ -1,5 +1,6 @@
 """`make run` as a newcomer uses it: everything starts on embedded defaults, answers in the
-customer's language with the shop's facts, and Ctrl-C/SIGTERM stops every process it started."""
+customer's language with the shop's facts, and Ctrl-C stops every process it started (a second
+Ctrl-C at once, without a traceback)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import stack  # noqa: E402
+
+from tests.process_helpers import alive, descendants  # noqa: E402
 
 
 def _lines(process: subprocess.Popen) -> queue.Queue[str]:
@@ -85,8 +88,9 @@ async def test_make_run_answers_in_both_languages_and_stops_everything(tmp_path:
         RASA_URL=f"http://127.0.0.1:{ports['rasa']}",
         ACTION_SERVER_URL=f"http://127.0.0.1:{ports['actions']}/webhook",
     )
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # its own process group, as in a terminal, so Ctrl-C can be sent to it
         ["make", "-s", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
     )
     seen: list[str] = []
     try:
@@ -108,12 +112,24 @@ async def test_make_run_answers_in_both_languages_and_stops_everything(tmp_path:
         assert re.search(r"return", english, re.I), english
         assert str(_return_days(shop)) in english, english
         assert (tmp_path / "var" / "shopdesk.db").exists()
+        children = descendants(process.pid)
+        assert len(children) >= 6, children  # run.py, Redis, stand-in, actions, Rasa, gateway
     finally:
-        process.send_signal(signal.SIGTERM)
+        stop_started = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C …
+        time.sleep(0.3)
+        os.killpg(process.pid, signal.SIGINT)  # … and Ctrl-C again while it stops
         try:
-            process.wait(60)
+            process.wait(15)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             raise
+    stop_seconds = time.monotonic() - stop_started
+    _wait_for(lines, "killing every process now", 5, seen)
+    time.sleep(0.5)
+    output = "".join(seen) + "".join(lines.queue)
+    assert "Traceback" not in output, output[-3000:]
+    assert stop_seconds < 15, stop_seconds
+    assert not [pid for pid in children if alive(pid)], "processes outlived make run"
     for name, port in ports.items():
-        assert not stack.port_open(port), f"{name} still listens on {port} after SIGTERM"
+        assert not stack.port_open(port), f"{name} still listens on {port} after Ctrl-C"

@@ -1,0 +1,141 @@
+"""The processes of shopdesk on one machine, as data: `make run` supervises them (scripts/run.py),
+`make units` writes a systemd unit for each (scripts/units.py). One more process is one more
+entry in `specs`.
+
+`Layout` is what the settings decide: the ports, whether Redis and the stand-ins of Twilio and of
+the Cloud API are embedded (REDIS_URL, TWILIO_ACCOUNT_SID, WHATSAPP_CLOUD_APP_SECRET unset) and
+how many gateway processes share the port.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import stack
+from supervisor import Spec
+
+# From start to the first answer: Rasa loads its model (about 30 s on two busy cores).
+START_SECONDS = {"redis": 15.0, "standin": 30.0, "actions": 60.0, "rasa": 240.0, "gateway": 60.0}
+
+
+@dataclass(frozen=True)
+class Layout:
+    env: dict[str, str]  # every process's environment (REDIS_URL, RASA_URL, … filled in)
+    var: Path
+    redis_port: int | None  # the embedded Redis, or None when REDIS_URL names one
+    standin_port: int | None  # the Twilio stand-in, or None with a Twilio account
+    cloud_standin_port: int | None  # the Graph API stand-in, or None with a Cloud API app
+    gateway_health_ports: list[int]  # one per gateway process (GATEWAY_PROCESSES)
+
+    @property
+    def action_port(self) -> int:
+        return urlsplit(self.env["ACTION_SERVER_URL"]).port or 5055
+
+    @property
+    def rasa_port(self) -> int:
+        return urlsplit(self.env["RASA_URL"]).port or 5005
+
+    @property
+    def gateway_port(self) -> int:
+        return int(self.env["GATEWAY_PORT"])
+
+
+def settle(env: dict[str, str], var: Path, pick_port: Callable[[str, int], int]) -> Layout:
+    """Fills in the defaults of `make run` (and of `make units`) in `env`."""
+    env.setdefault("DATABASE_URL", f"sqlite:///{var / 'shopdesk.db'}")
+    env.setdefault("RASA_TRACKER_DB_URL", f"sqlite:///{var / 'rasa_tracker.db'}")
+    env.setdefault("ATTACHMENT_DIR", str(var / "attachments"))  # customer data: 0600 files
+    env.setdefault("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook")
+    env.setdefault("RASA_URL", "http://127.0.0.1:5005")
+    env.setdefault("GATEWAY_PORT", "8080")
+    env.setdefault("PUBLIC_URL", f"http://localhost:{env['GATEWAY_PORT']}")
+    # Long enough for a restarted Rasa to load its model: customers get "one moment" and then
+    # their answer rather than the offer of a human.
+    env.setdefault("RASA_GIVE_UP_SECONDS", "120")
+    env["SHOPDESK_SERVICES_FILE"] = str(var / "services.json")
+    redis_port = standin_port = None
+    if not env.get("REDIS_URL"):
+        redis_port = pick_port("redis", 6379)
+        env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+    if not env.get("TWILIO_ACCOUNT_SID") and not env.get("TWILIO_API_BASE"):
+        standin_port = pick_port("twilio-standin", 8099)
+        env["TWILIO_API_BASE"] = f"http://127.0.0.1:{standin_port}"
+    cloud_standin_port = None
+    if not env.get("WHATSAPP_CLOUD_APP_SECRET"):
+        env.update(_demo_cloud_credentials(var))
+        cloud_standin_port = pick_port("whatsapp-cloud-standin", 8098)
+        env["WHATSAPP_CLOUD_API_BASE"] = f"http://127.0.0.1:{cloud_standin_port}"
+    gateways = int(env.get("GATEWAY_PROCESSES") or 1)
+    if gateways < 1:
+        raise SystemExit(f"GATEWAY_PROCESSES={gateways} must be at least 1")
+    health = [pick_port(f"gateway-{i}-health", 9180 + i) for i in range(1, gateways + 1)]
+    return Layout(env, var, redis_port, standin_port, cloud_standin_port, health)
+
+
+def _demo_cloud_credentials(var: Path) -> dict[str, str]:
+    """Credentials for the Cloud API channel and its stand-in, generated once and kept in var/."""
+    path = var / "demo-whatsapp-cloud"
+    if not path.exists():
+        var.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join([
+            f"WHATSAPP_CLOUD_APP_SECRET={secrets.token_hex(16)}", f"WHATSAPP_CLOUD_TOKEN={secrets.token_urlsafe(32)}",
+            f"WHATSAPP_CLOUD_VERIFY_TOKEN={secrets.token_urlsafe(16)}", "WHATSAPP_CLOUD_PHONE_NUMBER_ID=100000000000001",
+        ]) + "\n")
+        path.chmod(0o600)
+    return dict(line.split("=", 1) for line in path.read_text().split())
+
+
+class PortPicker:
+    """`make run`: free ports; `make units`: the fixed defaults (a server's units must agree)."""
+
+    def __init__(self, free: bool) -> None:
+        self.free = free
+
+    def __call__(self, _what: str, default: int) -> int:
+        return stack.free_port() if self.free else default
+
+
+def specs(layout: Layout, model: Path, endpoints: Path) -> list[Spec]:
+    """In the order of the start (the stop is the reverse)."""
+    env = layout.env
+    cwd = stack.ROOT
+    out: list[Spec] = []
+    if layout.redis_port is not None:
+        port = layout.redis_port
+        (layout.var / "redis").mkdir(parents=True, exist_ok=True)
+        out.append(Spec("redis", stack.redis_command(port, layout.var / "redis"), env,
+                        lambda t: stack.redis_pong(port, t), START_SECONDS["redis"],
+                        "shopdesk's Redis (conversation states, queue, inboxes)", cwd))
+    if layout.standin_port is not None:
+        standin = layout.standin_port
+        out.append(Spec("twilio-standin", stack.twilio_standin_command(standin), env,
+                        _answers(f"http://127.0.0.1:{standin}/"),
+                        START_SECONDS["standin"], "the local Twilio stand-in (no Twilio account)", cwd))
+    if layout.cloud_standin_port is not None:
+        cloud = layout.cloud_standin_port
+        out.append(Spec("whatsapp-cloud-standin", stack.whatsapp_cloud_standin_command(cloud), env,
+                        _answers(f"http://127.0.0.1:{cloud}/"),
+                        START_SECONDS["standin"], "the local Graph API stand-in (no WhatsApp Cloud API app)", cwd))
+    actions = layout.action_port
+    out.append(Spec("actions", [str(stack.APP_PYTHON), str(stack.ROOT / "scripts" / "action_server.py")], env,
+                    lambda t: stack.http_200(f"http://127.0.0.1:{actions}/health", t),
+                    START_SECONDS["actions"], "shopdesk's Rasa action server", cwd, listen_port=actions))
+    rasa = layout.rasa_port
+    out.append(Spec("rasa", stack.rasa_command(rasa, model, endpoints), env,
+                    lambda t: stack.http_200(f"http://127.0.0.1:{rasa}/status", t),
+                    START_SECONDS["rasa"], "shopdesk's Rasa server", cwd))
+    several = len(layout.gateway_health_ports) > 1
+    for i, health in enumerate(layout.gateway_health_ports, start=1):
+        gateway_env = {**env, "GATEWAY_HEALTH_PORT": str(health), "GATEWAY_REUSE_PORT": "1" if several else "0"}
+        out.append(Spec(f"gateway-{i}", stack.GATEWAY_COMMAND, gateway_env,
+                        _answers(f"http://127.0.0.1:{health}/healthz"),
+                        START_SECONDS["gateway"], f"shopdesk's gateway, process {i}", cwd))
+    return out
+
+
+def _answers(url: str) -> Callable[[float], bool]:
+    return lambda t: stack.http_answers(url, t)
