@@ -24,6 +24,7 @@ from bot.channels.whatsapp import conversation_id as whatsapp_id
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
 from db.models import Complaint, ConversationStart, Feedback, Handoff, RatingRequest, UnknownMessage
+from handoff.customer import customer_label
 from handoff.reports.csv_export import cell
 from handoff.reports.summary import percentile
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
@@ -167,10 +168,12 @@ async def test_summary_counts_a_scripted_day_of_conversations(
     e = new_session_id()
     async with WebchatClient.connect(gw.ws_url, e, "de") as customer:
         await customer.next("history")
-        for description in ("Der Bierkrug ist in zwei Teile zerbrochen", "Der Deckel ist auch abgebrochen"):
-            await web_say(customer, "Mein Paket kam beschädigt an")
-            await web_say(customer, "AK-123456")
-            await web_say(customer, description)
+        await web_say(customer, "Mein Paket kam beschädigt an")
+        await web_say(customer, "AK-123456")
+        await web_say(customer, "Der Bierkrug ist in zwei Teile zerbrochen")
+        # Another order: a new complaint, not a detail of the first one.
+        await web_say(customer, "Neue Reklamation: meine Bestellung AK-100001 kam auch beschädigt an")
+        await web_say(customer, "Der Deckel vom Honigglas ist abgebrochen")
     await eventually(lambda: rows(database_url, Handoff, conversation_id=f"web-{e}"), lambda hs: len(hs) == 1)
 
     # F: three messages the bot does not understand, two of them alike.
@@ -227,8 +230,8 @@ async def test_summary_counts_a_scripted_day_of_conversations(
     # The drill-down behind rita's low ratings, and the transcript it opens.
     status, low = await get(gw, "/api/reports/ratings", agent="rita", min="1", max="2", **today_period())
     assert status == 200
-    listed = [(r["conversation_id"], r["rating"], r["comment"]) for r in low["ratings"]]
-    assert listed == [(f"web-{c}", 2, "=1+2 too slow")]
+    listed = [(r["conversation_id"], r["customer_label"], r["rating"], r["comment"]) for r in low["ratings"]]
+    assert listed == [(f"web-{c}", customer_label(f"web-{c}"), 2, "=1+2 too slow")]
     status, view = await get(gw, f"/api/conversations/web-{c}")
     assert status == 200 and ("agent", "Hi, Rita here.") in [(m["sender"], m["text"]) for m in view["transcript"]]
 
@@ -236,15 +239,18 @@ async def test_summary_counts_a_scripted_day_of_conversations(
     status, body = await get(gw, "/api/reports/feedback.csv", **today_period())
     assert status == 200 and body.startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
-    assert table[0] == ["created_at", "conversation_id", "channel", "rating", "agent", "comment"]
+    # A customer label, never the conversation id (a web chat id is the customer's session credential).
+    assert table[0] == ["created_at", "customer", "channel", "rating", "agent", "comment"]
     assert sorted((r[1], r[3], r[4], r[5]) for r in table[1:]) == sorted([
-        (f"web-{a}", "5", "", ""), (whatsapp_id(b), "", "", ""), (f"web-{c}", "2", "rita", "'=1+2 too slow"),
+        (customer_label(f"web-{a}"), "5", "", ""), (customer_label(whatsapp_id(b)), "", "", ""),
+        (customer_label(f"web-{c}"), "2", "rita", "'=1+2 too slow"),
     ])
+    assert f"web-{a}" not in body.decode("utf-8-sig")
     status, body = await get(gw, "/api/reports/complaints.csv", **today_period())
     table = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
     assert status == 200 and body.startswith(b"\xef\xbb\xbf") and len(table) == 3
     assert {r[4] for r in table[1:]} == {"damaged"}
-    assert "Der Bierkrug ist in zwei Teile zerbrochen" in {r[7] for r in table[1:]}
+    assert "Mein Paket kam beschädigt an" in {r[7] for r in table[1:]}  # the first message described it
 
 
 async def test_an_empty_period_has_null_figures_not_zeros(reports_gateway: Gateway) -> None:

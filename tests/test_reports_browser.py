@@ -14,6 +14,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from db.engine import create_engine, session_factory
 from db.models import Complaint, ConversationStart, Feedback, Handoff, Message, RatingRequest, UnknownMessage
+from handoff.customer import customer_label
 from handoff.reports import keys
 from tests.handoff_support import desk_app, new_id
 from tests.test_reports import empty_report_tables
@@ -126,7 +127,9 @@ async def test_supervisor_reads_the_reports_and_drills_into_an_agents_low_rating
         await expect(page.locator("#drill-list")).to_contain_text("=SUMME(A1)")
 
         await page.locator(f'#drill-list tr[data-conversation="{low[0]}"] button').click()
-        await expect(page.locator("#conv-id")).to_have_text(low[0])
+        # Customers appear by their label: a web chat id is the customer's session credential.
+        assert low[0] not in await page.locator("#drill").inner_text()
+        await expect(page.locator("#conv-id")).to_have_text("Kunde " + customer_label(low[0]))
         await expect(page.locator("#transcript li").first).to_contain_text(HOSTILE)
         await expect(page.locator("#transcript")).to_contain_text("Das tut mir leid, ich kümmere mich.")
         assert await page.title() != "pwned"

@@ -13,13 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Complaint, Feedback
+from handoff.customer import customer_label
 from handoff.reports.summary import Period, aware
 
 BOM = "\ufeff"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-FEEDBACK_COLUMNS = ("created_at", "conversation_id", "channel", "rating", "agent", "comment")
-COMPLAINT_COLUMNS = ("created_at", "reference", "conversation_id", "channel", "category", "order_number",
+FEEDBACK_COLUMNS = ("created_at", "customer", "channel", "rating", "agent", "comment")
+COMPLAINT_COLUMNS = ("created_at", "reference", "customer", "channel", "category", "order_number",
                      "status", "description")
 
 
@@ -49,7 +50,7 @@ async def feedback_csv(sessionmaker: async_sessionmaker[AsyncSession], period: P
             .order_by(Feedback.created_at, Feedback.id)
         )).all()
     return render(FEEDBACK_COLUMNS, (
-        (_local(r.created_at, period), r.conversation_id, r.channel, r.rating, r.agent_id, r.comment) for r in rows
+        (_local(r.created_at, period), customer_label(r.conversation_id), r.channel, r.rating, r.agent_id, r.comment) for r in rows
     ))
 
 
@@ -60,7 +61,7 @@ async def complaints_csv(sessionmaker: async_sessionmaker[AsyncSession], period:
             .order_by(Complaint.created_at, Complaint.id)
         )).all()
     return render(COMPLAINT_COLUMNS, (
-        (_local(r.created_at, period), r.reference, r.conversation_id, r.channel, r.category, r.order_number,
+        (_local(r.created_at, period), r.reference, customer_label(r.conversation_id), r.channel, r.category, r.order_number,
          r.status, r.description) for r in rows
     ))
 

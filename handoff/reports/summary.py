@@ -19,6 +19,7 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Complaint, ConversationStart, Feedback, Handoff, RatingRequest, UnknownMessage
+from handoff.customer import customer_label
 
 REPEAT_WINDOW = dt.timedelta(days=30)  # as actions/complaint_store.py
 UNKNOWN_LISTED = 20
@@ -296,7 +297,8 @@ class ReportQueries:
         async with self._sessionmaker() as session:
             rows = (await session.scalars(query)).all()
         return [
-            {"conversation_id": r.conversation_id, "channel": r.channel, "rating": r.rating, "comment": r.comment,
+            {"conversation_id": r.conversation_id, "customer_label": customer_label(r.conversation_id),
+             "channel": r.channel, "rating": r.rating, "comment": r.comment,
              "agent": r.agent_id, "created_at": aware(r.created_at).isoformat()}
             for r in rows
         ]

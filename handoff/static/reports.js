@@ -27,7 +27,7 @@ const TEXTS = {
     bot_only: "Nur Bot", after_agent: "Nach Team", contained: "Vom Bot gelöst", handed_off: "Übergeben",
     claimed: "Angenommen", abandoned: "Abgebrochen", waiting: "Sonst (wartend, offen)",
     wait: "Wartezeit", first_response: "Erste Antwort", share: "Zufrieden in %",
-    drill_low: "Bewertungen mit höchstens 2 Sternen von {agent}", drill_all: "Alle Bewertungen von {agent}",
+    customer: "Kunde {label}", drill_low: "Bewertungen mit höchstens 2 Sternen von {agent}", drill_all: "Alle Bewertungen von {agent}",
     open: "Öffnen", bad_token: "Dieser Token ist nicht gültig.", not_supervisor: "Dieser Token gehört keinem Supervisor.",
     error: "Der Server antwortete {status}: {detail}", none_dash: "–",
   },
@@ -50,7 +50,7 @@ const TEXTS = {
     bot_only: "Bot only", after_agent: "After an agent", contained: "Solved by the bot", handed_off: "Handed off",
     claimed: "Claimed", abandoned: "Abandoned", waiting: "Other (waiting, open)",
     wait: "Wait", first_response: "First response", share: "Satisfied %",
-    drill_low: "Ratings of at most 2 stars for {agent}", drill_all: "All ratings for {agent}",
+    customer: "Customer {label}", drill_low: "Ratings of at most 2 stars for {agent}", drill_all: "All ratings for {agent}",
     open: "Open", bad_token: "That token is not valid.", not_supervisor: "That token is not a supervisor's.",
     error: "The server answered {status}: {detail}", none_dash: "–",
   },
@@ -325,7 +325,8 @@ async function drill(agent, min, max, title) {
     const row = el("tr");
     row.dataset.conversation = rating.conversation_id;
     const open = el("td");
-    open.append(linkButton(rating.conversation_id, () => openConversation(rating.conversation_id)));
+    // The label, never the id: a web chat id is the customer's session credential.
+    open.append(linkButton(t("customer", { label: rating.customer_label }), () => openConversation(rating.conversation_id, rating.customer_label)));
     row.append(el("td", new Date(rating.created_at).toLocaleString(state.lang)), el("td", "★".repeat(rating.rating)),
       el("td", rating.agent || t("bot_only")), el("td", rating.comment || ""), open);
     body.append(row);
@@ -334,10 +335,10 @@ async function drill(agent, min, max, title) {
   $("drill").scrollIntoView({ block: "nearest" });
 }
 
-async function openConversation(id) {
+async function openConversation(id, label) {
   let data;
   try { data = await json(`/api/conversations/${encodeURIComponent(id)}`); } catch (error) { $("period-error").textContent = error.message; return; }
-  $("conv-id").textContent = id;
+  $("conv-id").textContent = t("customer", { label });
   const list = $("transcript");
   list.replaceChildren();
   for (const line of data.transcript) {
