@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from pathlib import Path
 
 import aiohttp
@@ -35,10 +36,14 @@ from tests.privacy_support import (  # noqa: F401  (fixtures)
     tracker_rows,
 )
 
-COMPLAINT = "You charged me twice for the same order"
-AFTER_CLAIM = "Thank you, how long will it take for the money?"
-COMMENT = "Quick and friendly, thanks Anna"
-NOTE = "Refund issued to the customer's card"
+# Words of this test alone: other tests' customers say similar things, and the scan after the
+# erase looks for these in every table of the shared database.
+RUN = secrets.token_hex(3)
+OPENER = "I have a complaint about my invoice, please help"
+COMPLAINT = f"You charged me twice for the same order, see statement line {RUN}"
+AFTER_CLAIM = f"Thank you, how long will it take for the money? ({RUN})"
+COMMENT = f"Quick and friendly, thanks Anna {RUN}"
+NOTE = f"Refund issued to the customer's card {RUN}"
 AGENT_LINE = "Hello, this is Anna. I'll refund the double charge."
 # The smallest PNG (1×1 pixel): a photo the customer sent.
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -71,7 +76,7 @@ async def report_figures(database_url: str) -> tuple[int, float, list[tuple[str,
 async def whatsapp_complaint_handoff_and_rating(gateway: Gateway, twilio: str, database_url: str, number: str) -> str:
     conversation = whatsapp_id(number)
     async with aiohttp.ClientSession(headers=AGENT) as agent:
-        await say(gateway, number, "I have a complaint about my invoice")
+        await say(gateway, number, OPENER)
         await eventually(lambda: sent_to(twilio, number), lambda bodies: len(bodies) >= 1)
         await say(gateway, number, "AK-123456")
         await eventually(lambda: sent_to(twilio, number), lambda bodies: len(bodies) >= 2)
@@ -133,7 +138,7 @@ async def test_make_erase_leaves_no_trace_of_a_whatsapp_customer_and_keeps_the_f
     assert handoff["queued_at"] and handoff["claimed_at"] and handoff["closed_at"]
     assert any(e.get("text") == COMPLAINT for e in conv["assistant_events"])
 
-    customer_texts = [COMPLAINT, AFTER_CLAIM, COMMENT, NOTE, "I have a complaint about my invoice"]
+    customer_texts = [COMPLAINT, AFTER_CLAIM, COMMENT, NOTE, OPENER]
     needles = [number.removeprefix("whatsapp:"), conversation, *customer_texts]
     assert await sql_traces(database_url, needles), "the conversation should be there before the erase"
     figures = await report_figures(database_url)
