@@ -79,6 +79,7 @@ async def test_agent_signs_in_claims_replies_and_closes_in_the_console(redis_url
         # A canned opening in the customer's language, found by typing "/" and a word.
         await page.locator("#reply").press_sequentially("/begr")
         await expect(page.locator("#slash").get_by_role("option")).to_have_count(1)
+        await expect(page.locator("#slash-0")).to_be_visible()  # the replies have loaded (not "none found")
         await page.locator("#reply").press("Enter")
         await expect(page.locator("#reply")).to_have_value(
             "Hallo, hier ist anna-desk vom Kundenservice. "
