@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from pathlib import Path
 
 import aiohttp
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 
+from bot import keys as gateway_keys
 from bot.channels.whatsapp import conversation_id as whatsapp_id
 from db.engine import create_engine, session_factory
 from db.models import Complaint, Feedback, Handoff
@@ -142,6 +145,11 @@ async def test_make_erase_leaves_no_trace_of_a_whatsapp_customer_and_keeps_the_f
     needles = [number.removeprefix("whatsapp:"), conversation, *customer_texts]
     assert await sql_traces(database_url, needles), "the conversation should be there before the erase"
     figures = await report_figures(database_url)
+    # A bot reply the channel could not send (the router records it so: bot/router.py).
+    admin = Redis.from_url(redis_url, decode_responses=True)
+    await admin.rpush(gateway_keys.NOT_SENT, json.dumps({"conversation_id": conversation, "reason": "WindowClosed",
+                                                         "kind": "rating", "messages": 1, "at": time.time()}))
+    await admin.aclose()
 
     erased = privacy_cli("erase", "whatsapp", number.removeprefix("whatsapp:"), redis_url, database_url,
                          rasa_tracker_db, tmp_path)
@@ -151,6 +159,7 @@ async def test_make_erase_leaves_no_trace_of_a_whatsapp_customer_and_keeps_the_f
     counts = dict(part.split("=") for part in line.removeprefix("erased ").split())
     assert int(counts["sql.messages"]) >= 10 and int(counts["tracker.events"]) > 0
     assert (counts["sql.contacts"], counts["sql.feedback"], counts["sql.handoffs"], counts["sql.complaints"]) == ("1",) * 4
+    assert counts["redis.not_sent"] == "1"
     assert number.removeprefix("whatsapp:") not in erased.stdout + erased.stderr
 
     assert await sql_traces(database_url, needles) == []

@@ -140,7 +140,23 @@ class Eraser:
                 elif kind == "set":
                     counts["redis.members"] += int(await redis.srem(key, *batch))
         counts["redis.dead_letters"] += await self.dead_letters(set(batch))
+        counts["redis.not_sent"] += await self.not_sent(set(batch))
         return +counts
+
+    async def not_sent(self, ids: set[str], older_than: float | None = None) -> int:
+        """Removes the not-sent records of these conversations (or, with `older_than`, of any
+        conversation, recorded before that time)."""
+        redis = self.stores.redis
+        removed = 0
+        for raw in await redis.lrange(gateway_keys.NOT_SENT, 0, -1):
+            try:
+                entry = json.loads(raw)
+                cid, at = entry.get("conversation_id"), float(entry.get("at", 0))
+            except (ValueError, TypeError, AttributeError):
+                cid, at = None, 0.0
+            if cid in ids or (older_than is not None and at < older_than):
+                removed += int(await redis.lrem(gateway_keys.NOT_SENT, 1, str(raw)))
+        return removed
 
     async def dead_letters(self, ids: set[str], older_than: float | None = None) -> int:
         """Removes the dead letters of these conversations (or, with `older_than`, of any

@@ -66,6 +66,9 @@ class Retention:
         dead = await self.eraser.dead_letters(set(), older_than=cutoff.timestamp())
         if dead:
             counts["redis.dead_letters"] += dead
+        not_sent = await self.eraser.not_sent(set(), older_than=cutoff.timestamp())
+        if not_sent:
+            counts["redis.not_sent"] += not_sent
         await self.privacy.audit.record("retention", RETENTION, None, conversations, counts)
         log.info("privacy retention %s", summary(counts, conversations))
         return counts
