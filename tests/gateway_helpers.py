@@ -30,6 +30,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.app import Gateway as GatewayParts
 from bot.app import build_gateway
+from bot.channels import webchat, whatsapp
 from bot.channels.whatsapp_cloud import signature_of
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
@@ -38,7 +39,7 @@ from db.models import Contact, Feedback, Message
 
 ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "gateway-test-token"
-AGENT_TOKEN = "anna-test-token"
+AGENT_TOKEN = "anna-test-token-0123456789abcdef"
 CLOUD_APP_SECRET = "cloud-app-secret-" + "7" * 16
 CLOUD_TOKEN = "EAAG" + "c" * 40
 CLOUD_PHONE_NUMBER_ID = "106540352242922"
@@ -236,6 +237,16 @@ def cloud_texts(sent: list[dict[str, Any]]) -> list[str]:
 
 def new_session_id() -> str:
     return secrets.token_urlsafe(18)
+
+
+def webchat_id(session_id: str) -> str:
+    """The conversation id the gateway gives a web chat session (tests never build ids by hand)."""
+    return webchat.conversation_id(session_id)
+
+
+def whatsapp_id(number: str) -> str:
+    """The conversation id the gateway gives a WhatsApp number (both providers)."""
+    return whatsapp.conversation_id(number)
 
 
 class WebchatClient:

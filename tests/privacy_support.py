@@ -21,7 +21,7 @@ from db.engine import create_engine
 from tests.gateway_helpers import AGENT_TOKEN, Gateway, gateway_env, running_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
-SUPERVISOR_TOKEN = "sue-supervisor-token"
+SUPERVISOR_TOKEN = "sue-supervisor-token-0123456789"
 PRIVACY_URL = "https://shop.example/datenschutz"
 SUPERVISOR = {"Authorization": f"Bearer {SUPERVISOR_TOKEN}"}
 AGENT = {"Authorization": f"Bearer {AGENT_TOKEN}"}

@@ -37,7 +37,7 @@ from tests.process_helpers import alive, descendants
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "Was kostet der Versand in die Schweiz?"
 FACT = "12,90"  # the Swiss shipping cost in shop.yml, as a German answer writes it
-AGENT = ("anna", "anna-supervision-token")
+AGENT = ("anna", "anna-supervision-token-0123456789")
 RESTART_LIMIT = 3
 # Rasa restarting takes 30 s on two idle cores, minutes on busy ones: the test waits for it (the
 # offer of a human after RASA_GIVE_UP_SECONDS has tests of its own).

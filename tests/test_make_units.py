@@ -31,7 +31,7 @@ def _make_units(tmp_path: Path, **settings: str) -> Path:
 
 
 def test_units_for_every_process_with_make_runs_restart_policy(tmp_path: Path) -> None:
-    units = _make_units(tmp_path, GATEWAY_PROCESSES="2", RESTART_LIMIT="4", AGENT_TOKENS="anna:secret-token")
+    units = _make_units(tmp_path, GATEWAY_PROCESSES="2", RESTART_LIMIT="4", AGENT_TOKENS="anna:secret-token-0123456789abcdef")
     names = sorted(p.name for p in units.glob("*.service"))
     assert names == [
         "shopdesk-actions.service", "shopdesk-gateway-1.service", "shopdesk-gateway-2.service",
@@ -60,7 +60,7 @@ def test_units_for_every_process_with_make_runs_restart_policy(tmp_path: Path) -
     env_file = units / "shopdesk.env"
     assert env_file.stat().st_mode & 0o777 == 0o600  # it holds the agents' tokens
     settings = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
-    assert settings["AGENT_TOKENS"] == '"anna:secret-token"'
+    assert settings["AGENT_TOKENS"] == '"anna:secret-token-0123456789abcdef"'
     assert settings["REDIS_URL"] == '"redis://127.0.0.1:6379/0"'
     assert "SHOPDESK_SERVICES_FILE" not in settings and "PATH" not in settings
 
