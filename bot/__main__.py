@@ -13,7 +13,10 @@ from bot.settings import Settings
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # a setting that cannot work: say which and how to fix it, no traceback
+        raise SystemExit(f"shopdesk gateway cannot start: {exc}") from None
 
     async def app() -> web.Application:
         return create_app(settings)

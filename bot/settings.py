@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from db.engine import DEFAULT_DATABASE_URL
+from handoff.auth import parse_agent_tokens
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -113,7 +114,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         d = cls()
-        return cls(
+        settings = cls(
             database_url=env.get("DATABASE_URL") or d.database_url,
             redis_url=env.get("REDIS_URL") or d.redis_url,
             redis_max_connections=max(1, _int(env, "REDIS_MAX_CONNECTIONS", d.redis_max_connections)),
@@ -167,3 +168,5 @@ class Settings:
             retention_interval_seconds=max(1.0, _float(env, "RETENTION_INTERVAL_SECONDS", d.retention_interval_seconds)),
             privacy_url=env.get("PRIVACY_URL", d.privacy_url),
         )
+        parse_agent_tokens(settings.agent_tokens)  # a malformed or short token stops the start here
+        return settings

@@ -1,13 +1,17 @@
 """The agent API (JSON), the agent websocket and the console page.
 
 Every `/api/handoff/…`, `/api/conversations/…` and `/agent/ws` request needs the agent's token:
-`Authorization: Bearer <token>` (401 without or with a wrong one). The websocket also takes
-it as the first frame, `{"type": "auth", "token": …}`, which the console uses so that the token
-never appears in a URL; a socket that does not authenticate within 10 s is closed with 4401.
+`Authorization: Bearer <token>` (401 without or with a wrong one). The websocket takes it in that
+header or as the first frame, `{"type": "auth", "token": …}` (the console's way), never in the URL,
+where access logs and browser history would keep it: a socket with `?token=` is refused with 400.
+A socket that does not authenticate within 10 s is closed with 4401. Wrong tokens are throttled
+per client address (handoff.throttle: 429 `signin_throttled` with Retry-After).
+
+Reading a conversation follows the roles (handoff.access): 403 not_at_desk/not_yours otherwise.
 
 Errors are JSON `{"error": <reason>, "detail": <text>}`: 400 bad_request, 401 unauthorized,
-403 not_owner/supervisor_only, 409 taken/not_queued, 429 limit, 422 reply_window_closed,
-502 delivery_failed, 503 redis_unavailable/database_unavailable.
+403 not_owner/supervisor_only/not_at_desk/not_yours, 409 taken/not_queued, 429 limit/signin_throttled,
+422 reply_window_closed, 502 delivery_failed, 503 redis_unavailable/database_unavailable.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from handoff.access import DeskAccess, Refusal
 from handoff.auth import AgentAuth, Role
 from handoff.config import DeskConfig
 from handoff.contract import DeliveryFailed, WindowClosed
@@ -49,11 +54,12 @@ def bearer(request: web.Request) -> str:
 
 
 class AgentRoutes:
-    def __init__(self, desk: HandoffDesk, auth: AgentAuth, config: DeskConfig, team: TeamWork) -> None:
+    def __init__(self, desk: HandoffDesk, auth: AgentAuth, config: DeskConfig, team: TeamWork, access: DeskAccess) -> None:
         self.desk = desk
         self.auth = auth
         self.config = config
         self.team = team
+        self.access = access
 
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/agent", self.console)
@@ -65,8 +71,8 @@ class AgentRoutes:
         app.router.add_post("/api/handoff/{conversation_id}/messages", self.guard(self.message))
         app.router.add_post("/api/handoff/{conversation_id}/release", self.guard(self.release))
         app.router.add_post("/api/handoff/{conversation_id}/close", self.guard(self.close))
-        app.router.add_get("/api/conversations/{conversation_id}", self.guard(self.conversation))
-        self.team.add_to(app, self.guard, error)
+        app.router.add_get("/api/conversations/{conversation_id}", self.guard(self.reads(self.conversation)))
+        self.team.add_to(app, self.guard, self.reads, error)
 
     def guard(self, handler: Handler, role: Role = Role.agent) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """Wraps a handler that needs a signed-in account (of `role` or higher); it is called
@@ -90,6 +96,17 @@ class AgentRoutes:
                 return error(503, "database_unavailable", f"the database did not answer ({type(exc).__name__}); try again shortly")
 
         return guarded
+
+    def reads(self, handler: Handler) -> Handler:
+        """Wraps a handler of `/…/{conversation_id}/…` that reads or annotates the conversation:
+        403 unless the account's role lets it read that conversation (handoff.access)."""
+        async def checked(request: web.Request, agent: str) -> web.StreamResponse:
+            refused = await self.access.refusal(request.match_info["conversation_id"], agent)
+            if refused is not None:
+                return refusal(refused)
+            return await handler(request, agent)
+
+        return checked
 
     async def console(self, _request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "console.html")
@@ -159,7 +176,10 @@ class AgentRoutes:
         return web.json_response({**view, **await self.team.extras(view)})
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
-        token = bearer(request) or request.query.get("token", "")
+        if "token" in request.query:
+            return error(400, "token_in_url", "send the token as the first frame {\"type\": \"auth\", \"token\": …} "
+                         "or as Authorization: Bearer, never in the URL (access logs keep URLs)")
+        token = bearer(request)
         agent = None
         if token:
             agent = await self.auth.agent_for(token)
@@ -217,6 +237,10 @@ async def _json(request: web.Request) -> Any:
         return await request.json()
     except ValueError:
         return None
+
+
+def refusal(refused: Refusal) -> web.Response:
+    return error(403, refused.reason, refused.detail, state=refused.state, owner=refused.owner)
 
 
 def _not_owner(exc: NotOwner) -> web.Response:

@@ -11,6 +11,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handoff.access import DeskAccess
 from handoff.api import AgentRoutes
 from handoff.auth import AgentAuth
 from handoff.business_hours import BusinessHours
@@ -40,7 +41,9 @@ def setup_handoff(
     """
     desk = HandoffDesk(config, redis, sessionmaker, delivery, handback)
     auth = AgentAuth(sessionmaker)
-    routes = AgentRoutes(desk, auth, config, TeamWork(desk, auth, sessionmaker))
+    access = DeskAccess(desk.queue, auth, sessionmaker)
+    desk.events.audience = access.may_read
+    routes = AgentRoutes(desk, auth, config, TeamWork(desk, auth, sessionmaker, access), access)
     routes.add_to(app)
     alerts = AlertChecker(config, redis, sessionmaker)
     ReportRoutes(sessionmaker, BusinessHours.parse(config.business_hours).zone, alerts).add_to(app, routes.guard)

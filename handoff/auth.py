@@ -26,6 +26,8 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 CACHE_SECONDS = 60.0
 FAILED_CACHE_SECONDS = 5.0
 _CACHE_MAX = 10_000
+# A token is the whole credential: 24 characters of token_urlsafe carry 144 bits.
+MIN_TOKEN_CHARS = 24
 
 
 class InvalidAgentTokens(ValueError):
@@ -50,6 +52,11 @@ def parse_agent_tokens(raw: str) -> dict[str, tuple[str, Role]]:
             raise InvalidAgentTokens(f"AGENT_TOKENS entry {item.split(':')[0]!r}… is not name:token or name:token:supervisor")
         if len(name) > 64:
             raise InvalidAgentTokens(f"AGENT_TOKENS: agent name {name[:20]!r}… is longer than 64 characters")
+        if len(token) < MIN_TOKEN_CHARS:
+            raise InvalidAgentTokens(
+                f"AGENT_TOKENS: the token of {name!r} has {len(token)} characters; use at least {MIN_TOKEN_CHARS}, "
+                "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`"
+            )
         agents[name] = (token, Role(role_name))
     return agents
 

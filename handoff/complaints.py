@@ -5,6 +5,8 @@ through their lifecycle (db/complaints.py); a resolved or rejected complaint is 
     POST /api/complaints/{reference}         {"status": "in_progress"|"resolved"|"rejected"|"open",
                                               "resolution": "<text for the customer>"}
 
+Every agent may work every complaint: a filed complaint is work for the desk by itself (the bot files
+it for the agents), so the roles' reading rule (handoff.access) does not narrow these two routes.
 Resolving or rejecting needs a resolution text. Errors: 400 bad_request, 404 unknown_complaint,
 409 invalid_transition (a resolved or rejected complaint stays so), 422 reply_window_closed and
 502 delivery_failed (the state changed, the customer could not be told). The customer is told through the gateway's

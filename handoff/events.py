@@ -9,6 +9,9 @@ Events (JSON, `type` first): `added` / `updated` / `released` (with `entry`, a q
 (`conversation_id`, `position`: what the customer was told), `message` (`conversation_id`,
 `sender` customer|agent, `text`, `agent`, `at`).
 
+Events that carry a conversation's content beyond the queue card (`note`) reach only the
+sockets whose account may read that conversation (`audience`, handoff.access).
+
 Each process also keeps its agents' presence: a heartbeat per socket in
 `keys.agent_sockets(name)`, which the grace sweeper reads.
 """
@@ -20,6 +23,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -32,6 +36,9 @@ from handoff.fanout import Fanout
 
 log = logging.getLogger(__name__)
 
+# Event types shown only to accounts that may read the conversation.
+PRIVATE_EVENTS = frozenset({"note"})
+
 
 class EventHub:
     def __init__(self, redis: Redis, heartbeat_seconds: float) -> None:
@@ -39,6 +46,8 @@ class EventHub:
         self.heartbeat_seconds = heartbeat_seconds
         self._sockets: dict[web.WebSocketResponse, tuple[str, str]] = {}  # ws → (agent, socket id)
         self.fanout = Fanout(redis, keys.EVENTS, self._fan_out)
+        # (conversation id, agent) → may that agent see the conversation's private events
+        self.audience: Callable[[str, str], Awaitable[bool]] | None = None
 
     @property
     def stale_seconds(self) -> float:
@@ -89,10 +98,23 @@ class EventHub:
                 log.warning("agent heartbeat failed: %s", exc)
 
     async def _fan_out(self, data: str) -> None:
-        to = json.loads(data).get("to")
+        event = json.loads(data)
+        to = event.get("to")
+        private = event.get("type") in PRIVATE_EVENTS and self.audience is not None
+        allowed: dict[str, bool] = {}
         for ws, (agent, _) in list(self._sockets.items()):
             if to and agent != to or ws.closed:
                 continue
+            if private:
+                assert self.audience is not None
+                if agent not in allowed:
+                    try:
+                        allowed[agent] = await self.audience(str(event.get("conversation_id")), agent)
+                    except Exception as exc:  # unsure who may see it: nobody, and the fan-out goes on
+                        log.warning("private event withheld from %s: %s", agent, type(exc).__name__)
+                        allowed[agent] = False
+                if not allowed[agent]:
+                    continue
             try:
                 await ws.send_str(data)
             except (ConnectionError, RuntimeError):

@@ -28,6 +28,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff import keys
+from handoff.access import DeskAccess
 from handoff.attachments import AttachmentRejected, AttachmentStore, read_upload
 from handoff.auth import AgentAuth
 from handoff.contract import DeliveryFailed, WindowClosed
@@ -44,13 +45,17 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
 Guard = Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]
+Reads = Callable[[Handler], Handler]
 Error = Callable[..., web.Response]
 
 
 class TeamWork:
-    def __init__(self, desk: HandoffDesk, auth: AgentAuth, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, desk: HandoffDesk, auth: AgentAuth, sessionmaker: async_sessionmaker[AsyncSession], access: DeskAccess,
+    ) -> None:
         self.desk = desk
         self.auth = auth
+        self.access = access
         self.notes = Notes(sessionmaker)
         self.customers = CustomerView(sessionmaker)
         self.presence = Presence(desk.redis, desk.events)
@@ -58,11 +63,11 @@ class TeamWork:
         self.replies = CannedReplies(Path(desk.config.replies_file))
         self.attachments = AttachmentStore.from_config(desk.config)
 
-    def add_to(self, app: web.Application, guard: Guard, error: Error) -> None:
+    def add_to(self, app: web.Application, guard: Guard, reads: Reads, error: Error) -> None:
         self._error = error
         app.router.add_get("/api/handoff/agents", guard(self.agents))
         app.router.add_get("/api/handoff/replies", guard(self.canned))
-        app.router.add_post("/api/conversations/{conversation_id}/notes", guard(self.add_note))
+        app.router.add_post("/api/conversations/{conversation_id}/notes", guard(reads(self.add_note)))
         app.router.add_post("/api/handoff/{conversation_id}/transfer", guard(self.transfer))
         app.router.add_post("/api/handoff/{conversation_id}/attachments", guard(self.attach))
 
@@ -185,6 +190,8 @@ class TeamWork:
             return
         if frame.get("type") != "viewing":
             return
+        if cid and not await self.access.may_read(cid, agent):
+            cid = None  # presence only for a conversation the console could open (handoff.access)
         before = viewing.get("conversation_id")
         if before and before != cid:
             await self.presence.left(agent, before)

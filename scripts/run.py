@@ -32,6 +32,7 @@ from supervisor import GaveUp, Policy, StartFailed, Supervisor  # noqa: E402
 
 from actions.demo_orders import seed  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
+from handoff.auth import InvalidAgentTokens, parse_agent_tokens  # noqa: E402
 
 # SHOPDESK_VAR moves all runtime files (databases, Redis data, logs), e.g. for a second instance.
 VAR = Path(os.environ.get("SHOPDESK_VAR") or ROOT / "var").resolve()
@@ -84,6 +85,10 @@ def main() -> int:
     env = stack.app_env()
     if not env.get("AGENT_TOKENS"):
         env["AGENT_TOKENS"] = _agent_tokens()
+    try:  # the gateway refuses these too; saying so before Rasa loads saves the wait
+        parse_agent_tokens(env["AGENT_TOKENS"])
+    except InvalidAgentTokens as exc:
+        raise SystemExit(f"could not start: {exc}") from None
     layout = services.settle(env, VAR, services.PortPicker(free=True))
     supervisor = Supervisor(LOGS, Path(env["SHOPDESK_SERVICES_FILE"]), Policy.from_env(env), say)
     signals = Signals(supervisor)

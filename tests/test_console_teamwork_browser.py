@@ -14,7 +14,11 @@ from db.engine import create_engine, session_factory
 from db.models import Complaint, ConversationNote, Feedback
 from handoff.customer import customer_label
 from tests.browser_support import serious_axe_violations
-from tests.handoff_support import desk_app, new_id
+from tests.handoff_support import AGENTS, agent_tokens, desk_app, new_id
+
+# Ben is a supervisor: he reads a conversation Anna holds (an agent reads only queued ones, their own
+# and the ones they closed: handoff.access).
+TEAM_TOKENS = agent_tokens(AGENTS).replace(f"ben-desk:{AGENTS['ben-desk']}", f"ben-desk:{AGENTS['ben-desk']}:supervisor")
 
 
 async def _page(browser: Browser, errors: list[str]) -> Page:
@@ -43,7 +47,7 @@ async def sign_in(page: Page, url: str, token: str, agent: str) -> None:
 
 async def test_two_agents_see_each_other_share_notes_and_hand_over(redis_url, database_url, two):
     anna, ben = two
-    async with desk_app(redis_url, database_url) as h:
+    async with desk_app(redis_url, database_url, agent_tokens=TEAM_TOKENS) as h:
         cid = new_id()
         label = customer_label(cid)
         await h.customer(cid, "Meine Rechnung stimmt nicht.")

@@ -538,6 +538,12 @@ async function claimConversation(id) {
 
 async function openConversation(id, refresh) {
   const { status, data } = await api("GET", `/api/conversations/${encodeURIComponent(id)}`);
+  if (status === 403 && refresh && state.open === id && state.view) {
+    // No longer ours to read (handed to a colleague): keep what was shown, read-only, with its new state.
+    state.view = { ...state.view, state: data.state || state.view.state, card: { ...state.view.card, agent: data.owner || null } };
+    renderView();
+    return;
+  }
   if (status !== 200) return;
   const changed = state.open !== id;
   state.open = id;
