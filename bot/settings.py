@@ -109,6 +109,12 @@ class Settings:
     complaint_retention_days: int = 730
     retention_interval_seconds: float = 3600.0
     privacy_url: str = ""
+    # Trust boundary (issue 8): wrong agent tokens per client address wait ever longer
+    # (handoff/throttle.py); /metrics needs `Authorization: Bearer <METRICS_TOKEN>` when set.
+    signin_free_failures: int = 5
+    signin_delay_seconds: float = 1.0
+    signin_max_delay_seconds: float = 900.0
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -167,6 +173,10 @@ class Settings:
             complaint_retention_days=max(1, _int(env, "COMPLAINT_RETENTION_DAYS", d.complaint_retention_days)),
             retention_interval_seconds=max(1.0, _float(env, "RETENTION_INTERVAL_SECONDS", d.retention_interval_seconds)),
             privacy_url=env.get("PRIVACY_URL", d.privacy_url),
+            signin_free_failures=max(0, _int(env, "SIGNIN_FREE_FAILURES", d.signin_free_failures)),
+            signin_delay_seconds=max(0.0, _float(env, "SIGNIN_DELAY_SECONDS", d.signin_delay_seconds)),
+            signin_max_delay_seconds=max(0.0, _float(env, "SIGNIN_MAX_DELAY_SECONDS", d.signin_max_delay_seconds)),
+            metrics_token=env.get("METRICS_TOKEN", d.metrics_token).strip(),
         )
         parse_agent_tokens(settings.agent_tokens)  # a malformed or short token stops the start here
         return settings

@@ -34,6 +34,7 @@ from handoff.contract import DeliveryFailed, WindowClosed
 from handoff.desk import HandoffDesk
 from handoff.queue import ClaimRefused, NotOwner
 from handoff.team import TeamWork
+from handoff.throttle import Locked, SigninThrottle, client_address
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class AgentRoutes:
         self.config = config
         self.team = team
         self.access = access
+        self.throttle = SigninThrottle(desk.redis, config)
 
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/agent", self.console)
@@ -79,7 +81,9 @@ class AgentRoutes:
         with the account's name. Other route modules (reports, privacy) wrap theirs here too."""
         async def guarded(request: web.Request) -> web.StreamResponse:
             try:
-                agent = await self.auth.agent_for(bearer(request))
+                agent = await self.sign_in(client_address(request), bearer(request))
+                if isinstance(agent, Locked):
+                    return throttled(agent)
                 if agent is None:
                     return error(401, "unauthorized", "send Authorization: Bearer <agent token> (an AGENT_TOKENS token)")
                 if role is Role.supervisor and self.auth.role_of(agent) is not Role.supervisor:
@@ -96,6 +100,20 @@ class AgentRoutes:
                 return error(503, "database_unavailable", f"the database did not answer ({type(exc).__name__}); try again shortly")
 
         return guarded
+
+    async def sign_in(self, address: str, token: str) -> str | Locked | None:
+        """The account of `token`, None for a wrong or missing one, Locked while `address` waits
+        after too many wrong ones (handoff.throttle: its token is not even checked then)."""
+        locked = await self.throttle.locked(address)
+        if locked is not None:
+            return locked
+        agent = await self.auth.agent_for(token)
+        if agent is None:
+            if token:  # a guess; a request without any token guesses nothing
+                await self.throttle.failed(address)
+            return None
+        await self.throttle.succeeded(address)
+        return agent
 
     def reads(self, handler: Handler) -> Handler:
         """Wraps a handler of `/…/{conversation_id}/…` that reads or annotates the conversation:
@@ -179,19 +197,32 @@ class AgentRoutes:
         if "token" in request.query:
             return error(400, "token_in_url", "send the token as the first frame {\"type\": \"auth\", \"token\": …} "
                          "or as Authorization: Bearer, never in the URL (access logs keep URLs)")
-        token = bearer(request)
-        agent = None
-        if token:
-            agent = await self.auth.agent_for(token)
-            if agent is None:
-                return error(401, "unauthorized", "wrong agent token")
+        address, token = client_address(request), bearer(request)
+        try:
+            signed_in = await self.sign_in(address, token) if token else await self.throttle.locked(address)
+        except RedisError as exc:
+            log.error("agent socket refused, redis unavailable: %s", type(exc).__name__)
+            return error(503, "redis_unavailable", "Redis is not reachable; try again shortly")
+        if isinstance(signed_in, Locked):
+            return throttled(signed_in)
+        if token and signed_in is None:
+            return error(401, "unauthorized", "wrong agent token")
         ws = web.WebSocketResponse(heartbeat=20)
         await ws.prepare(request)
+        agent = signed_in if isinstance(signed_in, str) else None
         if agent is None:
-            agent = await self._first_frame_auth(ws)
-            if agent is None:
+            try:
+                signed_in = await self._first_frame_auth(ws, address)
+            except RedisError:
+                await ws.close(code=1011, message=b"redis unavailable")
+                return ws
+            if isinstance(signed_in, Locked):
+                await ws.close(code=4429, message=f"signin_throttled; retry after {signed_in.retry_after} s".encode())
+                return ws
+            if signed_in is None:
                 await ws.close(code=4401, message=b"unauthorized")
                 return ws
+            agent = signed_in
         viewing: dict[str, str | None] = {}
         try:
             await self.desk.events.connected(ws, agent)
@@ -214,7 +245,7 @@ class AgentRoutes:
                 log.warning("could not record that %s's socket closed (redis unavailable)", agent)
         return ws
 
-    async def _first_frame_auth(self, ws: web.WebSocketResponse) -> str | None:
+    async def _first_frame_auth(self, ws: web.WebSocketResponse, address: str) -> str | Locked | None:
         try:
             message = await ws.receive(timeout=AUTH_FRAME_SECONDS)
         except TimeoutError:
@@ -227,7 +258,7 @@ class AgentRoutes:
             return None
         if not isinstance(frame, dict) or frame.get("type") != "auth" or not isinstance(frame.get("token"), str):
             return None
-        return await self.auth.agent_for(frame["token"])
+        return await self.sign_in(address, frame["token"])
 
 
 async def _json(request: web.Request) -> Any:
@@ -237,6 +268,13 @@ async def _json(request: web.Request) -> Any:
         return await request.json()
     except ValueError:
         return None
+
+
+def throttled(locked: Locked) -> web.Response:
+    response = error(429, "signin_throttled", f"too many wrong agent tokens from your address; try again in "
+                     f"{locked.retry_after} s", retry_after=locked.retry_after)
+    response.headers["Retry-After"] = str(locked.retry_after)
+    return response
 
 
 def refusal(refused: Refusal) -> web.Response:

@@ -28,6 +28,16 @@ class DeskConfig(Protocol):
     @property
     def max_message_chars(self) -> int: ...  # also the longest agent message
 
+    # Wrong agent tokens per client address (handoff/throttle.py).
+    @property
+    def signin_free_failures(self) -> int: ...
+
+    @property
+    def signin_delay_seconds(self) -> float: ...
+
+    @property
+    def signin_max_delay_seconds(self) -> float: ...
+
     @property
     def public_url(self) -> str: ...  # the gateway's address (links in alerts, attachment links)
 

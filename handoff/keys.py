@@ -17,6 +17,8 @@
 | `shopdesk:desk:viewers:{id}`         | zset   | agents whose console shows the conversation → expiry (unix s);   |
 |                                       |        | the key itself expires too (presence, "who else is viewing")     |
 | `shopdesk:desk:typing:{id}`          | string | set while a customer's typing was just shown (throttle)          |
+| `shopdesk:desk:signin:{address}`      | hash   | wrong agent tokens from one client address: `failures`, `until` |
+|                                       |        | (locked until, unix s); expires (handoff.throttle)               |
 | `shopdesk:desk:events`                | pubsub | queue and message events for every process's agent websockets    |
 
 All multi-key changes go through the Lua scripts in handoff/queue.py, which take these keys
@@ -62,3 +64,7 @@ def viewers(conversation_id: str) -> str:
 
 def typing(conversation_id: str) -> str:
     return f"{PREFIX}typing:{conversation_id}"
+
+
+def signin_failures(address: str) -> str:
+    return f"{PREFIX}signin:{address}"

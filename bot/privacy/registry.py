@@ -148,6 +148,7 @@ NOT_CUSTOMER_KEYS: dict[str, str] = {
     gateway_keys.RETENTION_LEASE: "the retention job's lease",
     desk_keys.agent_sockets("*"): "an agent's console sockets",
     desk_keys.agent_seen("*"): "when an agent was last seen",
+    desk_keys.signin_failures("*"): "wrong agent tokens per client address (a count and a lock time; expires)",
     desk_keys.WAITS: "recent pickup waits in seconds",
     report_keys.ALERT_LEASE: "the alert check's lease",
     report_keys.ALERTS_ACTIVE: "alerts while their condition holds (figures, no conversation)",
