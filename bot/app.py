@@ -19,6 +19,7 @@ from bot.channels.registry import BUILDERS, Channels
 from bot.contacts import Contacts
 from bot.delivery import GatewayDelivery
 from bot.handback import RasaHandback
+from bot.headers import metrics_guard, security_headers
 from bot.health import Health
 from bot.intake import Intake, RateLimiter
 from bot.metrics import Metrics
@@ -39,6 +40,10 @@ REDIS_POOL_WAIT_SECONDS = 20.0
 
 async def _index(_request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
+
+
+async def _shop_css(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "shop.css")
 
 
 async def _widget(_request: web.Request) -> web.FileResponse:
@@ -112,9 +117,11 @@ def build_gateway(settings: Settings) -> Gateway:
     for unit in channels:
         unit.add_routes(app)
     app.router.add_get("/healthz", Health(rasa, redis, engine).handle)
-    app.router.add_get("/metrics", metrics.handle)
+    app.router.add_get("/metrics", metrics_guard(settings.metrics_token, metrics.handle))
     app.router.add_get("/", _index)
+    app.router.add_get("/shop.css", _shop_css)
     app.router.add_get("/widget.js", _widget)
+    app.on_response_prepare.append(security_headers)
     app.router.add_routes([media_route(AttachmentStore.from_config(settings))])
     setup_privacy(app, settings, redis, sessionmaker, app[AGENT_ROUTES], router)
     return Gateway(app, redis, delivery, router, desk)

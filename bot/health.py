@@ -1,8 +1,13 @@
-"""`GET /healthz`: Rasa, Redis and the database each asked; 200 when all answer, else 503 naming who failed."""
+"""`GET /healthz`: Rasa, Redis and the database each asked; 200 when all answer, else 503 naming who failed.
+
+The answer names components only ("ok" or "failed"): it is public, and an error's text can carry
+hosts, ports, user names or paths. The error itself goes to the log.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -12,6 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.rasa_client import RasaClient
+
+log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 3.0
 
@@ -37,15 +44,16 @@ class Health:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
-    async def _check(self, check: Callable[[], Awaitable[None]]) -> str:
+    async def _check(self, name: str, check: Callable[[], Awaitable[None]]) -> str:
         try:
             await asyncio.wait_for(check(), CHECK_SECONDS)
         except Exception as exc:  # any failure is the answer, not a crash of the health check
-            return f"failed: {type(exc).__name__}: {exc}"[:300]
+            log.warning("health check: %s failed: %s: %s", name, type(exc).__name__, str(exc)[:300])
+            return "failed"
         return "ok"
 
     async def handle(self, _request: web.Request) -> web.Response:
-        results = await asyncio.gather(*(self._check(check) for check in self._checks.values()))
+        results = await asyncio.gather(*(self._check(name, check) for name, check in self._checks.items()))
         checks = dict(zip(self._checks, results, strict=True))
         failed = [name for name, result in checks.items() if result != "ok"]
         return web.json_response(

@@ -48,8 +48,22 @@
   }
 
   // ---- styles and elements (no framework, no HTML strings) ----
-  var style = document.createElement("style");
-  style.textContent = [
+  // A constructed style sheet is no inline style: it works under a Content-Security-Policy without
+  // 'unsafe-inline' (the gateway's own pages, a shop's strict policy); a <style> element otherwise.
+  function addStyles(css) {
+    if (window.CSSStyleSheet && "adoptedStyleSheets" in document) {
+      try {
+        var sheet = new CSSStyleSheet();
+        sheet.replaceSync(css);
+        document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
+        return;
+      } catch (e) { /* an older browser: fall back */ }
+    }
+    var style = document.createElement("style");
+    style.textContent = css;
+    document.head.appendChild(style);
+  }
+  addStyles([
     ".sdw-launch{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:28px;padding:14px 20px;",
     "background:#1f5f4a;color:#fff;font:600 16px/1 system-ui,sans-serif;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25)}",
     ".sdw-launch:focus-visible,.sdw-panel button:focus-visible,.sdw-panel textarea:focus-visible{outline:3px solid #f5b400;outline-offset:2px}",
@@ -85,8 +99,7 @@
     ".sdw-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
     "@media (max-width:480px){.sdw-panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100%;max-height:100%;border-radius:0}",
     ".sdw-launch{right:12px;bottom:12px}}"
-  ].join("");
-  document.head.appendChild(style);
+  ].join(""));
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -475,8 +488,7 @@
     link: "Privacy", erase: "Delete this chat", ask: "Delete this chat and all its messages for good?",
     yes: "Yes, delete", no: "Cancel", done: "The chat was deleted.", failed: "Deleting did not work – please try again later."
   };
-  var privacyStyle = document.createElement("style");
-  privacyStyle.textContent = [
+  addStyles([
     ".sdw-privacy,.sdw-done{padding:6px 14px;font-size:12px;color:#444;background:#f4f6f5;border-top:1px solid #ddd}",
     ".sdw-privacy a{color:#1f5f4a;margin-left:4px}",
     ".sdw-erase{background:transparent;border:1px solid rgba(255,255,255,.6);color:#fff;border-radius:6px;padding:4px 8px;",
@@ -486,8 +498,7 @@
     ".sdw-confirm p{margin:0;flex-basis:100%}",
     ".sdw-confirm button{border:1px solid #1f5f4a;border-radius:6px;padding:6px 12px;min-height:40px;cursor:pointer;font:inherit}",
     ".sdw-confirm .sdw-yes{background:#8a1c1c;border-color:#8a1c1c;color:#fff}"
-  ].join("");
-  document.head.appendChild(privacyStyle);
+  ].join(""));
 
   var notice = el("div", "sdw-privacy", P.notice);
   panel.insertBefore(notice, form);
