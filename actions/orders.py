@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Order
 
-# Demo format "AK-123456"; customers also type "ak 123456", "AK123456" or "#AK-123456".
-_ORDER_NUMBER = re.compile(r"\b(AK)\s*[-–_ ]?\s*(\d{6})\b", re.IGNORECASE)
+# Demo format "AK-123456"; customers also type "ak 123456", "AK123456", "AK - 123456" or "#AK-123456".
+# Every quantifier is bounded and one class covers the separators, so the work per start position is
+# constant and a search is linear in the text (customer text is untrusted: no backtracking blow-up).
+_ORDER_NUMBER = re.compile(r"\b(AK)[\s\-–_]{0,3}(\d{6})\b", re.IGNORECASE)
 
 
 def find_order_number(text: str) -> str | None:

@@ -13,7 +13,7 @@ from db.models import UnknownMessage
 MAX_CHARS = 200
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-_ORDER = re.compile(r"#\d{4,}\b|#?\b(?:ak\s*[-–_ ]?\s*\d{4,}|[a-z]{1,4}[-–_]?\d{4,})\b", re.IGNORECASE)
+_ORDER = re.compile(r"#\d{4,}\b|#?\b(?:ak[\s\-–_]{0,3}\d{4,}|[a-z]{1,4}[-–_]?\d{4,})\b", re.IGNORECASE)
 _PHONE = re.compile(r"(?<![\w])\+?\d[\d\s()/.-]{5,}\d(?![\w])")
 _NUMBER = re.compile(r"\d{4,}")
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
