@@ -7,7 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.secret_files import read_or_create, var_dir
 from db.engine import DEFAULT_DATABASE_URL
+
+# SHOPDESK_SECRET when unset: generated on first start, kept in var/ (0600).
+SECRET_FILE = "shopdesk-secret"
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -48,7 +52,7 @@ class Settings:
     services_file: str = ""
 
     twilio_account_sid: str = "ACshopdesk0000000000000000000000"
-    twilio_auth_token: str = "shopdesk-dev-token"
+    twilio_auth_token: str = ""  # no default: without it the Twilio webhook answers 503
     twilio_whatsapp_from: str = "whatsapp:+14155238886"
     twilio_api_base: str = "https://api.twilio.com"
 
@@ -108,6 +112,8 @@ class Settings:
     complaint_retention_days: int = 730
     retention_interval_seconds: float = 3600.0
     privacy_url: str = ""
+    # The key of conversation ids (bot/ids.py): SHOPDESK_SECRET, else var/shopdesk-secret.
+    shopdesk_secret: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -166,4 +172,5 @@ class Settings:
             complaint_retention_days=max(1, _int(env, "COMPLAINT_RETENTION_DAYS", d.complaint_retention_days)),
             retention_interval_seconds=max(1.0, _float(env, "RETENTION_INTERVAL_SECONDS", d.retention_interval_seconds)),
             privacy_url=env.get("PRIVACY_URL", d.privacy_url),
+            shopdesk_secret=env.get("SHOPDESK_SECRET") or read_or_create(var_dir(env) / SECRET_FILE)[0],
         )

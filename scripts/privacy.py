@@ -60,8 +60,9 @@ async def _run(action: str, subject: Subject, redis_url: str) -> int:
     tracker_url = os.environ.get("RASA_TRACKER_DB_URL") or f"sqlite:///{VAR / 'rasa_tracker.db'}"
     engine = create_engine(database_url)
     redis = Redis.from_url(redis_url, decode_responses=True)
-    attachments = AttachmentStore.from_config(Settings.from_env({**os.environ, "SHOPDESK_VAR": str(VAR)}))
-    stores = Stores(session_factory(engine), tracker_engine(tracker_url), redis, attachments)
+    settings = Settings.from_env({**os.environ, "SHOPDESK_VAR": str(VAR)})  # SHOPDESK_SECRET as make run has it
+    stores = Stores(session_factory(engine), tracker_engine(tracker_url), redis,
+                    AttachmentStore.from_config(settings), secret=settings.shopdesk_secret)
     try:
         await redis.ping()
         privacy = Privacy(stores)
