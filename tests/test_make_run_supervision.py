@@ -319,6 +319,14 @@ async def _kill_while_sending(run: Run, service: str, web: WebCustomer, whatsapp
 # -- the tests -------------------------------------------------------------------------------
 
 @pytest.mark.timeout(900)
+def test_a_configured_agent_token_is_never_printed(run: Run) -> None:
+    output = run.drain()
+    assert "shopdesk is running" in output
+    assert f"sign in as {AGENT[0]!r} with your token from AGENT_TOKENS" in output
+    assert AGENT[1] not in output
+
+
+@pytest.mark.timeout(900)
 async def test_killed_rasa_restarts_and_every_message_is_answered_once_while_the_agent_socket_stays(
     run: Run, customers: tuple[WebCustomer, WhatsAppCustomer],
 ) -> None:
