@@ -67,7 +67,8 @@ def settle(env: dict[str, str], var: Path, pick_port: Callable[[str, int], int])
              for name in ("RASA_HOST", "ACTION_SERVER_HOST", "STANDIN_HOST", "REDIS_HOST")}
     env.setdefault("DATABASE_URL", f"sqlite:///{var / 'shopdesk.db'}")
     env.setdefault("RASA_TRACKER_DB_URL", f"sqlite:///{var / 'rasa_tracker.db'}")
-    env.setdefault("ATTACHMENT_DIR", str(var / "attachments"))  # customer data: 0600 files
+    if not env.get("ATTACHMENT_DIR"):  # customer data: 0600 files in a 0700 directory
+        env["ATTACHMENT_DIR"] = str(private_dir(var / "attachments"))
     env.setdefault("ACTION_SERVER_URL", f"http://{hosts['ACTION_SERVER_HOST']}:5055/webhook")
     env.setdefault("RASA_URL", f"http://{hosts['RASA_HOST']}:5005")
     env.setdefault("GATEWAY_PORT", "8080")
