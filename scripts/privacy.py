@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import services  # noqa: E402
 import stack  # noqa: E402
 
 from bot.privacy.audit import OPERATOR  # noqa: E402
@@ -48,7 +49,9 @@ def _redis_url() -> tuple[str, stack.Service | None]:
             return url, None
     data = VAR / "redis"
     if data.is_dir():
-        service = stack.start_redis(stack.free_port(), data, VAR / "logs")
+        password_file = VAR / services.REDIS_PASSWORD_FILE  # its data is make run's: so is its password
+        password = password_file.read_text().strip() if password_file.exists() else None
+        service = stack.start_redis(stack.free_port(), data, VAR / "logs", password)
         return service.url, service
     raise SystemExit(f"no Redis: set REDIS_URL, or start `make run` (its embedded Redis keeps its data in {data})")
 
