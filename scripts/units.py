@@ -63,6 +63,7 @@ def unit(spec: Spec, after: list[str], common: dict[str, str], policy: Policy, u
         "",
         "[Service]",
         "Type=simple",
+        "UMask=0077",  # what it writes (databases, logs, endpoints.yml with the Redis password) is its owner's only
         f"WorkingDirectory={spec.cwd or ROOT}",
         f"EnvironmentFile={units_dir / 'shopdesk.env'}",
         *(f"Environment={_quote(f'{k}={v}'.replace('%', '%%'))}" for k, v in own.items()),

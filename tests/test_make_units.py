@@ -44,6 +44,7 @@ def test_units_for_every_process_with_make_runs_restart_policy(tmp_path: Path) -
         assert unit["StartLimitBurst"] == ["4"] and unit["StartLimitIntervalSec"] == ["600"]
         assert unit["EnvironmentFile"] == [str(units / "shopdesk.env")]
         assert unit["WantedBy"] == ["shopdesk.target"]
+        assert unit["UMask"] == ["0077"]  # var/ files hold secrets and customer data
     # the action server's port is held by systemd across its restarts (scripts/action_server.py takes fd 3)
     assert _unit(units / "shopdesk-actions.socket")["ListenStream"] == ["127.0.0.1:5055"]
     assert "shopdesk-actions.socket" in _unit(units / "shopdesk-actions.service")["Wants"][0]

@@ -24,9 +24,13 @@ from pathlib import Path
 
 import pytest
 import stack  # scripts/ is on sys.path through tests/conftest.py
+from redis.asyncio import Redis
 
 from bot.channels import webchat, whatsapp
+from bot.privacy.stores import Stores, Subject
 from bot.settings import Settings
+from db.engine import create_engine, session_factory
+from db.models import Message
 from tests.gateway_helpers import (
     TEST_SECRET,
     WebchatClient,
@@ -265,3 +269,23 @@ def test_processes_starting_together_agree_on_one_generated_secret(tmp_path: Pat
     assert secrets_seen == {kept.read_text().strip()} and len(kept.read_text().strip()) >= 32
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600 and stat.S_IMODE(kept.parent.stat().st_mode) == 0o700
     assert [p.name for p in kept.parent.iterdir()] == ["shopdesk-secret"]  # no drafts left behind
+
+
+async def test_privacy_tools_find_a_sessions_conversation_under_the_keyed_and_the_earlier_id(
+    redis_url: str, database_url: str,
+) -> None:
+    """A web chat stored before the keyed ids (`web-<session id>`) is still exported and erased."""
+    session_id = new_session_id()
+    earlier = "web-" + session_id
+    engine = create_engine(database_url)
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        stores = Stores(session_factory(engine), None, redis, secret=TEST_SECRET)
+        subject = Subject.from_fields({"webchat": session_id})
+        assert await stores.conversation_ids(subject) == [webchat.conversation_id(session_id, TEST_SECRET)]
+        async with session_factory(engine)() as session, session.begin():
+            session.add(Message(conversation_id=earlier, channel="webchat", sender="customer", text="Hallo"))
+        assert await stores.conversation_ids(subject) == [webchat.conversation_id(session_id, TEST_SECRET), earlier]
+    finally:
+        await redis.aclose()
+        await engine.dispose()

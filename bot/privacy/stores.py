@@ -2,8 +2,8 @@
 
 A customer is named by a WhatsApp number, a web chat session id or a conversation id; the
 conversation ids come from the channels' own id functions (`conversation_id` in
-bot/channels/whatsapp.py and webchat.py, keyed with SHOPDESK_SECRET) and, for a number, also
-from the `contacts` rows that hold it (ids made by an earlier id scheme).
+bot/channels/whatsapp.py and webchat.py, keyed with SHOPDESK_SECRET) and the ids of the earlier,
+unkeyed scheme: for a number from the `contacts` rows that hold it, for a session id `web-<session id>`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels import webchat, whatsapp
 from db.engine import async_url
-from db.models import Contact
+from db.models import Contact, Message
 from handoff.attachments import AttachmentStore
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -102,6 +102,12 @@ class Stores:
                     select(Contact.conversation_id).where(Contact.address == subject.address())
                 )).all()
             ids += [r for r in rows if r not in ids]
+        if subject.kind is SubjectKind.webchat:
+            # the earlier scheme's id (`web-<session id>`), when older conversations are stored under it
+            earlier = webchat.ID_PREFIX + subject.value
+            async with self.sessionmaker() as session:
+                if await session.scalar(select(Message.id).where(Message.conversation_id == earlier).limit(1)) is not None:
+                    ids.append(earlier)
         return ids
 
     async def tracker_tables(self) -> set[str]:
