@@ -1,7 +1,7 @@
 """WhatsApp, whatever the provider (Twilio, Meta's Cloud API): the rules both follow.
 
-- One customer is one phone number: the conversation id is `wa-` + a hash of the number in
-  E.164 form, so a customer who writes through either provider has one history. The number
+- One customer is one phone number: the conversation id is `wa-` + a keyed hash of the number in
+  E.164 form (bot/ids.py), so a customer who writes through either provider has one history. The number
   itself lives only in the `contacts` table (with the provider that last carried a message).
 - The reply window: free text only within WHATSAPP_WINDOW_HOURS of the customer's last
   message; outside it only an approved template (WHATSAPP_TEMPLATE_SID) may go out.
