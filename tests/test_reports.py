@@ -145,12 +145,12 @@ async def test_summary_counts_a_scripted_day_of_conversations(
         await customer.next("history")
         await web_say(customer, "I want to talk to a human")
         await asyncio.sleep(1.2)
-        async with rita.post(f"{gw.url}/api/handoff/web-{c}/claim") as response:
+        async with rita.post(f"{gw.url}/api/handoff/{webchat_id(c)}/claim") as response:
             assert response.status == 200, await response.text()
         await asyncio.sleep(0.6)
-        async with rita.post(f"{gw.url}/api/handoff/web-{c}/messages", json={"text": "Hi, Rita here."}) as response:
+        async with rita.post(f"{gw.url}/api/handoff/{webchat_id(c)}/messages", json={"text": "Hi, Rita here."}) as response:
             assert response.status == 200, await response.text()
-        async with rita.post(f"{gw.url}/api/handoff/web-{c}/close", json={"note": "answered"}) as response:
+        async with rita.post(f"{gw.url}/api/handoff/{webchat_id(c)}/close", json={"note": "answered"}) as response:
             assert response.status == 200, await response.text()
         while len((await customer.next("message")).get("buttons") or []) != 5:
             pass
@@ -233,7 +233,7 @@ async def test_summary_counts_a_scripted_day_of_conversations(
     assert status == 200
     listed = [(r["conversation_id"], r["customer_label"], r["rating"], r["comment"]) for r in low["ratings"]]
     assert listed == [(webchat_id(c), customer_label(webchat_id(c)), 2, "=1+2 too slow")]
-    status, view = await get(gw, f"/api/conversations/web-{c}")
+    status, view = await get(gw, f"/api/conversations/{webchat_id(c)}")
     assert status == 200 and ("agent", "Hi, Rita here.") in [(m["sender"], m["text"]) for m in view["transcript"]]
 
     # The CSV exports: UTF-8 with BOM, `;`, formulas defused.
