@@ -88,7 +88,8 @@ def settle(env: dict[str, str], var: Path, pick_port: Callable[[str, int], int])
     if not env.get("TWILIO_ACCOUNT_SID") and not env.get("TWILIO_API_BASE"):
         standin_port = pick_port("twilio-standin", 8099)
         env["TWILIO_API_BASE"] = f"http://{hosts['STANDIN_HOST']}:{standin_port}"
-        # The gateway signs nothing with it, the stand-in checks it: both get the same one.
+        # The gateway checks webhook signatures and authenticates its sends with it, the
+        # stand-in checks those sends: both get the same generated one (no built-in default).
         if not env.get("TWILIO_AUTH_TOKEN"):
             env["TWILIO_AUTH_TOKEN"] = read_or_create(var / TWILIO_TOKEN_FILE, lambda: secrets.token_hex(16))[0]
     cloud_standin_port = None
