@@ -59,11 +59,13 @@ import stack  # noqa: E402
 from bare_transport import BareTransport  # noqa: E402
 
 from bot.app import build_gateway  # noqa: E402
+from bot.channels import webchat  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from handoff.contract import HandoffRequest  # noqa: E402
 
 AGENT, TOKEN = "bench-agent", "bench-" + secrets.token_hex(16)
+SECRET = secrets.token_hex(32)  # SHOPDESK_SECRET of both gateways: the customers' conversation ids
 SHAPES = ("burst", "sustained")
 PATHS = ("handoff", "message")
 TITLES = {"handoff": "handoff request → agent websocket", "message": "agent message → customer websocket"}
@@ -117,7 +119,7 @@ class Bench:
     async def one_round(self, shape: str, bare_first: bool) -> dict[tuple[str, str], list[float]]:
         n, session, auth = self.n, self.session, self.auth
         sessions = [secrets.token_urlsafe(18) for _ in range(n)]
-        ids = [f"web-{s}" for s in sessions]
+        ids = [webchat.conversation_id(s, SECRET) for s in sessions]
         customers, bare_customers = {}, {}
         for sid, cid in zip(sessions, ids, strict=True):
             ws = await session.ws_connect(self.b_url.replace("http", "ws", 1) + "/webchat/ws")
@@ -239,7 +241,7 @@ async def main() -> int:
     env = {
         # redis-py's pool allows 100 connections by default; 100 conversations at once need more.
         "REDIS_URL": f"{redis.url}?max_connections=1000", "DATABASE_URL": database_url, "RASA_URL": "http://127.0.0.1:9",
-        "AGENT_TOKENS": f"{AGENT}:{TOKEN}", "BUSINESS_HOURS": "24/7",
+        "AGENT_TOKENS": f"{AGENT}:{TOKEN}", "BUSINESS_HOURS": "24/7", "SHOPDESK_SECRET": SECRET,
         "AGENT_MAX_CONVERSATIONS": str(args.conversations), "RATE_LIMIT_PER_MINUTE": "100000",
     }
     port_a = stack.free_port()

@@ -43,6 +43,7 @@ from db.migrate import upgrade  # noqa: E402
 from db.models import Complaint, Contact, Feedback, Handoff, Message  # noqa: E402
 
 CHUNK = 5000
+SECRET = "bench-privacy-secret"  # SHOPDESK_SECRET of the benchmark's conversation ids
 TRACKER_DDL = """CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255) NOT NULL,
 type_name VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), action_name VARCHAR(255), data TEXT)"""
 
@@ -56,7 +57,7 @@ async def seed(database_url: str, tracker_url: str, redis: Redis, n: int, age_da
     at = dt.datetime.now(dt.UTC) - dt.timedelta(days=age_days)
     try:
         for start in range(0, n, CHUNK):
-            ids = [(i, whatsapp_id(number(i))) for i in range(start, min(n, start + CHUNK))]
+            ids = [(i, whatsapp_id(number(i), SECRET)) for i in range(start, min(n, start + CHUNK))]
             async with session_factory(engine)() as session, session.begin():
                 await session.execute(insert(Message), [
                     {"conversation_id": cid, "channel": "whatsapp", "sender": sender, "text": f"line {k} of {i}",
@@ -93,7 +94,7 @@ async def seed(database_url: str, tracker_url: str, redis: Redis, n: int, age_da
             for start in range(0, n, CHUNK):
                 await conn.execute(text(
                     "INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (:s, :t, :ts, :d)"), [
-                    {"s": whatsapp_id(number(i)), "t": "user", "ts": ts, "d": '{"text": "hi"}'}
+                    {"s": whatsapp_id(number(i), SECRET), "t": "user", "ts": ts, "d": '{"text": "hi"}'}
                     for i in range(start, min(n, start + CHUNK)) for _ in range(8)])
     finally:
         await tracker.dispose()
@@ -109,7 +110,7 @@ async def measure(database_url: str, n: int, label: str) -> None:
         await seed(database_url, tracker_url, redis, n, age_days=200)
         print(f"{label}: seeded {n:,} conversations in {time.perf_counter() - started:.1f} s", flush=True)
         engine = create_engine(database_url)
-        stores = Stores(session_factory(engine), tracker_engine(tracker_url), redis)
+        stores = Stores(session_factory(engine), tracker_engine(tracker_url), redis, secret=SECRET)
         privacy = Privacy(stores)
         times = []
         for k in range(5):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -101,7 +102,7 @@ def build_gateway(settings: Settings) -> Gateway:
                 try:
                     await unit.start()
                 except TimeoutError:
-                    raise RuntimeError(f"REDIS_URL={settings.redis_url} is not reachable: start Redis there "
+                    raise RuntimeError(f"REDIS_URL={_without_password(settings.redis_url)} is not reachable: start Redis there "
                                        "or point REDIS_URL at a running one") from None
             await router.resume_waiting()
             yield
@@ -136,3 +137,11 @@ def redis_client(settings: Settings) -> Redis:
         decode_responses=True, health_check_interval=30,
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
+
+
+def _without_password(url: str) -> str:
+    """The URL as it may be logged: redis://:***@host:port/0."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{parts.netloc.rsplit('@', 1)[1]}"))

@@ -7,8 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.secret_files import read_or_create, var_dir
 from db.engine import DEFAULT_DATABASE_URL
 from handoff.auth import parse_agent_tokens
+
+# SHOPDESK_SECRET when unset: generated on first start, kept in var/ (0600).
+SECRET_FILE = "shopdesk-secret"
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -49,7 +53,7 @@ class Settings:
     services_file: str = ""
 
     twilio_account_sid: str = "ACshopdesk0000000000000000000000"
-    twilio_auth_token: str = "shopdesk-dev-token"
+    twilio_auth_token: str = ""  # no default: without it the Twilio webhook answers 503
     twilio_whatsapp_from: str = "whatsapp:+14155238886"
     twilio_api_base: str = "https://api.twilio.com"
 
@@ -115,6 +119,8 @@ class Settings:
     signin_delay_seconds: float = 1.0
     signin_max_delay_seconds: float = 900.0
     metrics_token: str = ""
+    # The key of conversation ids (bot/ids.py): SHOPDESK_SECRET, else var/shopdesk-secret.
+    shopdesk_secret: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -177,6 +183,7 @@ class Settings:
             signin_delay_seconds=max(0.0, _float(env, "SIGNIN_DELAY_SECONDS", d.signin_delay_seconds)),
             signin_max_delay_seconds=max(0.0, _float(env, "SIGNIN_MAX_DELAY_SECONDS", d.signin_max_delay_seconds)),
             metrics_token=env.get("METRICS_TOKEN", d.metrics_token).strip(),
+            shopdesk_secret=env.get("SHOPDESK_SECRET") or read_or_create(var_dir(env) / SECRET_FILE)[0],
         )
         parse_agent_tokens(settings.agent_tokens)  # a malformed or short token stops the start here
         return settings

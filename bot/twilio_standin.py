@@ -144,6 +144,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env(os.environ)
+    if not settings.twilio_auth_token:
+        raise SystemExit("the Twilio stand-in checks Basic auth with TWILIO_AUTH_TOKEN: set it (make run generates one)")
     web.run_app(create_app(settings.twilio_account_sid, settings.twilio_auth_token), host=args.host, port=args.port,
                 access_log=None, print=None)
 

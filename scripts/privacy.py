@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import services  # noqa: E402
 import stack  # noqa: E402
 
 from bot.privacy.audit import OPERATOR  # noqa: E402
@@ -48,7 +49,9 @@ def _redis_url() -> tuple[str, stack.Service | None]:
             return url, None
     data = VAR / "redis"
     if data.is_dir():
-        service = stack.start_redis(stack.free_port(), data, VAR / "logs")
+        password_file = VAR / services.REDIS_PASSWORD_FILE  # its data is make run's: so is its password
+        password = password_file.read_text().strip() if password_file.exists() else None
+        service = stack.start_redis(stack.free_port(), data, VAR / "logs", password)
         return service.url, service
     raise SystemExit(f"no Redis: set REDIS_URL, or start `make run` (its embedded Redis keeps its data in {data})")
 
@@ -60,8 +63,9 @@ async def _run(action: str, subject: Subject, redis_url: str) -> int:
     tracker_url = os.environ.get("RASA_TRACKER_DB_URL") or f"sqlite:///{VAR / 'rasa_tracker.db'}"
     engine = create_engine(database_url)
     redis = Redis.from_url(redis_url, decode_responses=True)
-    attachments = AttachmentStore.from_config(Settings.from_env({**os.environ, "SHOPDESK_VAR": str(VAR)}))
-    stores = Stores(session_factory(engine), tracker_engine(tracker_url), redis, attachments)
+    settings = Settings.from_env({**os.environ, "SHOPDESK_VAR": str(VAR)})  # SHOPDESK_SECRET as make run has it
+    stores = Stores(session_factory(engine), tracker_engine(tracker_url), redis,
+                    AttachmentStore.from_config(settings), secret=settings.shopdesk_secret)
     try:
         await redis.ping()
         privacy = Privacy(stores)

@@ -9,12 +9,15 @@ answers a customer. Then it keeps them alive (scripts/supervisor.py): a process 
 hangs is restarted with backoff, up to RESTART_LIMIT crashes within 10 minutes.
 
 The first Ctrl-C or SIGTERM stops everything in order (within 15 s); a second one kills it all at once.
+
+What it writes under var/ is its owner's only (umask 077: files 0600, directories 0700): the
+databases, logs, attachments and the secrets (scripts/services.py). A configured AGENT_TOKENS
+token is never printed; without one a demo token is generated and printed on the first start only.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import sys
 import time
@@ -31,6 +34,7 @@ import stack  # noqa: E402
 from supervisor import GaveUp, Policy, StartFailed, Supervisor  # noqa: E402
 
 from actions.demo_orders import seed  # noqa: E402
+from bot.secret_files import read_or_create  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from handoff.auth import InvalidAgentTokens, parse_agent_tokens  # noqa: E402
 
@@ -73,18 +77,33 @@ def _require_free(port: int, what: str, variable: str) -> None:
         raise SystemExit(f"port {port} for {what} is already in use: stop what runs there or set {variable}")
 
 
-def _agent_tokens() -> str:
+def _sign_in_hint(env: dict[str, str]) -> str:
+    """How to sign in to the console: a configured token is never printed; a demo token is
+    generated (kept in var/, 0600) and printed on the start that created it only."""
+    if env.get("AGENT_TOKENS"):
+        name = env["AGENT_TOKENS"].split(",")[0].split(":")[0]
+        return f"sign in as {name!r} with your token from AGENT_TOKENS"
     token_file = VAR / "demo-agent-token"
-    if not token_file.exists():
-        token_file.write_text(secrets.token_urlsafe(18))
-    return f"demo:{token_file.read_text().strip()}"
+    token, created = read_or_create(token_file)
+    env["AGENT_TOKENS"] = f"demo:{token}"
+    if created:
+        return f"sign in as 'demo' with token {token!r}; shown this once, kept in {token_file}"
+    return f"sign in as 'demo' with the token in {token_file}"
+
+
+def _private(var: Path) -> None:
+    """var/ and everything in it for its owner only, also what an older version left readable."""
+    os.umask(0o077)
+    var.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path in [var, *var.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else path.stat().st_mode & 0o700)
 
 
 def main() -> int:
-    VAR.mkdir(exist_ok=True)
+    _private(VAR)
     env = stack.app_env()
-    if not env.get("AGENT_TOKENS"):
-        env["AGENT_TOKENS"] = _agent_tokens()
+    sign_in = _sign_in_hint(env)
     try:  # the gateway refuses these too; saying so before Rasa loads saves the wait
         parse_agent_tokens(env["AGENT_TOKENS"])
     except InvalidAgentTokens as exc:
@@ -106,20 +125,20 @@ def main() -> int:
                 say("starting Rasa (loading the model takes a little while)")
             supervisor.start(spec)
             if spec.name == "redis":
-                REDIS_URL_FILE.write_text(env["REDIS_URL"] + "\n")
-                say(f"started an embedded Redis at {env['REDIS_URL']} (set REDIS_URL to use your own)")
+                REDIS_URL_FILE.write_text(env["REDIS_URL"] + "\n")  # with its password: 0600 (umask)
+                say(f"started an embedded Redis on {stack.reachable(layout.host('REDIS_HOST'))}:{layout.redis_port} "
+                    f"with a password (in {REDIS_URL_FILE}; set REDIS_URL to use your own)")
             elif spec.name == "twilio-standin":
                 say(f"no TWILIO_ACCOUNT_SID: WhatsApp replies go to the local Twilio stand-in at {env['TWILIO_API_BASE']}")
             elif spec.name == "whatsapp-cloud-standin":
                 say("no WHATSAPP_CLOUD_APP_SECRET: Cloud API replies go to the local Graph API stand-in at "
                     f"{env['WHATSAPP_CLOUD_API_BASE']} (demo credentials in {VAR / 'demo-whatsapp-cloud'})")
 
-        agent = env["AGENT_TOKENS"].split(",")[0]
         gateway_port = layout.gateway_port
         print(
             "\nshopdesk is running\n"
             f"  web chat demo:  http://localhost:{gateway_port}/\n"
-            f"  agent console:  http://localhost:{gateway_port}/agent  (sign in as {agent.split(':')[0]!r} with token {agent.split(':', 1)[1]!r})\n"
+            f"  agent console:  http://localhost:{gateway_port}/agent  ({sign_in})\n"
             f"  WhatsApp hooks: {env['PUBLIC_URL']}/webhooks/twilio/whatsapp (Twilio), "
             f"{env['PUBLIC_URL']}/webhooks/whatsapp/cloud (Meta's Cloud API)\n"
             f"  logs:           {LOGS}\n"

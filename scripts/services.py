@@ -5,6 +5,11 @@ entry in `specs`.
 `Layout` is what the settings decide: the ports, whether Redis and the stand-ins of Twilio and of
 the Cloud API are embedded (REDIS_URL, TWILIO_ACCOUNT_SID, WHATSAPP_CLOUD_APP_SECRET unset) and
 how many gateway processes share the port.
+
+Every server listens on loopback unless RASA_HOST, ACTION_SERVER_HOST, STANDIN_HOST or REDIS_HOST
+say otherwise (the gateway: GATEWAY_HOST). The secrets the demo needs are generated once and kept
+in var/ (0600): SHOPDESK_SECRET (the key of conversation ids), the embedded Redis's password and the
+Twilio stand-in's auth token; a value in the environment always wins.
 """
 
 from __future__ import annotations
@@ -18,8 +23,14 @@ from urllib.parse import urlsplit
 import stack
 from supervisor import Spec
 
+from bot.secret_files import private_dir, read_or_create  # the project root is on sys.path (run.py, units.py)
+from bot.settings import SECRET_FILE
+
 # From start to the first answer: Rasa loads its model (about 30 s on two busy cores).
 START_SECONDS = {"redis": 15.0, "standin": 30.0, "actions": 60.0, "rasa": 240.0, "gateway": 60.0}
+LOOPBACK = "127.0.0.1"
+REDIS_PASSWORD_FILE = "redis-password"
+TWILIO_TOKEN_FILE = "demo-twilio-auth-token"
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,7 @@ class Layout:
     env: dict[str, str]  # every process's environment (REDIS_URL, RASA_URL, … filled in)
     var: Path
     redis_port: int | None  # the embedded Redis, or None when REDIS_URL names one
+    redis_password: str | None  # the embedded Redis's requirepass
     standin_port: int | None  # the Twilio stand-in, or None with a Twilio account
     cloud_standin_port: int | None  # the Graph API stand-in, or None with a Cloud API app
     gateway_health_ports: list[int]  # one per gateway process (GATEWAY_PROCESSES)
@@ -43,50 +55,62 @@ class Layout:
     def gateway_port(self) -> int:
         return int(self.env["GATEWAY_PORT"])
 
+    def host(self, setting: str) -> str:
+        """Where a server binds: RASA_HOST, ACTION_SERVER_HOST, STANDIN_HOST, REDIS_HOST (loopback by default)."""
+        return self.env.get(setting) or LOOPBACK
+
 
 def settle(env: dict[str, str], var: Path, pick_port: Callable[[str, int], int]) -> Layout:
     """Fills in the defaults of `make run` (and of `make units`) in `env`."""
+    private_dir(var)
+    hosts = {name: stack.reachable(env.get(name) or LOOPBACK)
+             for name in ("RASA_HOST", "ACTION_SERVER_HOST", "STANDIN_HOST", "REDIS_HOST")}
     env.setdefault("DATABASE_URL", f"sqlite:///{var / 'shopdesk.db'}")
     env.setdefault("RASA_TRACKER_DB_URL", f"sqlite:///{var / 'rasa_tracker.db'}")
-    env.setdefault("ATTACHMENT_DIR", str(var / "attachments"))  # customer data: 0600 files
-    env.setdefault("ACTION_SERVER_URL", "http://127.0.0.1:5055/webhook")
-    env.setdefault("RASA_URL", "http://127.0.0.1:5005")
+    if not env.get("ATTACHMENT_DIR"):  # customer data: 0600 files in a 0700 directory
+        env["ATTACHMENT_DIR"] = str(private_dir(var / "attachments"))
+    env.setdefault("ACTION_SERVER_URL", f"http://{hosts['ACTION_SERVER_HOST']}:5055/webhook")
+    env.setdefault("RASA_URL", f"http://{hosts['RASA_HOST']}:5005")
     env.setdefault("GATEWAY_PORT", "8080")
     env.setdefault("PUBLIC_URL", f"http://localhost:{env['GATEWAY_PORT']}")
     # Long enough for a restarted Rasa to load its model: customers get "one moment" and then
     # their answer rather than the offer of a human.
     env.setdefault("RASA_GIVE_UP_SECONDS", "120")
     env["SHOPDESK_SERVICES_FILE"] = str(var / "services.json")
-    redis_port = standin_port = None
+    # Every gateway process must key conversation ids alike (bot/ids.py).
+    if not env.get("SHOPDESK_SECRET"):
+        env["SHOPDESK_SECRET"] = read_or_create(var / SECRET_FILE)[0]
+    redis_port = standin_port = redis_password = None
     if not env.get("REDIS_URL"):
         redis_port = pick_port("redis", 6379)
-        env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+        redis_password = read_or_create(var / REDIS_PASSWORD_FILE)[0]
+        env["REDIS_URL"] = stack.redis_url(hosts["REDIS_HOST"], redis_port, redis_password)
     if not env.get("TWILIO_ACCOUNT_SID") and not env.get("TWILIO_API_BASE"):
         standin_port = pick_port("twilio-standin", 8099)
-        env["TWILIO_API_BASE"] = f"http://127.0.0.1:{standin_port}"
+        env["TWILIO_API_BASE"] = f"http://{hosts['STANDIN_HOST']}:{standin_port}"
+        # The gateway checks webhook signatures and authenticates its sends with it, the
+        # stand-in checks those sends: both get the same generated one (no built-in default).
+        if not env.get("TWILIO_AUTH_TOKEN"):
+            env["TWILIO_AUTH_TOKEN"] = read_or_create(var / TWILIO_TOKEN_FILE, lambda: secrets.token_hex(16))[0]
     cloud_standin_port = None
     if not env.get("WHATSAPP_CLOUD_APP_SECRET"):
         env.update(_demo_cloud_credentials(var))
         cloud_standin_port = pick_port("whatsapp-cloud-standin", 8098)
-        env["WHATSAPP_CLOUD_API_BASE"] = f"http://127.0.0.1:{cloud_standin_port}"
+        env["WHATSAPP_CLOUD_API_BASE"] = f"http://{hosts['STANDIN_HOST']}:{cloud_standin_port}"
     gateways = int(env.get("GATEWAY_PROCESSES") or 1)
     if gateways < 1:
         raise SystemExit(f"GATEWAY_PROCESSES={gateways} must be at least 1")
     health = [pick_port(f"gateway-{i}-health", 9180 + i) for i in range(1, gateways + 1)]
-    return Layout(env, var, redis_port, standin_port, cloud_standin_port, health)
+    return Layout(env, var, redis_port, redis_password, standin_port, cloud_standin_port, health)
 
 
 def _demo_cloud_credentials(var: Path) -> dict[str, str]:
     """Credentials for the Cloud API channel and its stand-in, generated once and kept in var/."""
-    path = var / "demo-whatsapp-cloud"
-    if not path.exists():
-        var.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join([
-            f"WHATSAPP_CLOUD_APP_SECRET={secrets.token_hex(16)}", f"WHATSAPP_CLOUD_TOKEN={secrets.token_urlsafe(32)}",
-            f"WHATSAPP_CLOUD_VERIFY_TOKEN={secrets.token_urlsafe(16)}", "WHATSAPP_CLOUD_PHONE_NUMBER_ID=100000000000001",
-        ]) + "\n")
-        path.chmod(0o600)
-    return dict(line.split("=", 1) for line in path.read_text().split())
+    text, _ = read_or_create(var / "demo-whatsapp-cloud", lambda: "\n".join([
+        f"WHATSAPP_CLOUD_APP_SECRET={secrets.token_hex(16)}", f"WHATSAPP_CLOUD_TOKEN={secrets.token_urlsafe(32)}",
+        f"WHATSAPP_CLOUD_VERIFY_TOKEN={secrets.token_urlsafe(16)}", "WHATSAPP_CLOUD_PHONE_NUMBER_ID=100000000000001",
+    ]))
+    return dict(line.split("=", 1) for line in text.split())
 
 
 class PortPicker:
@@ -104,29 +128,32 @@ def specs(layout: Layout, model: Path, endpoints: Path) -> list[Spec]:
     env = layout.env
     cwd = stack.ROOT
     out: list[Spec] = []
-    if layout.redis_port is not None:
-        port = layout.redis_port
-        (layout.var / "redis").mkdir(parents=True, exist_ok=True)
-        out.append(Spec("redis", stack.redis_command(port, layout.var / "redis"), env,
-                        lambda t: stack.redis_pong(port, t), START_SECONDS["redis"],
+    if layout.redis_port is not None and layout.redis_password is not None:
+        port, password, host = layout.redis_port, layout.redis_password, layout.host("REDIS_HOST")
+        data = private_dir(layout.var / "redis")
+        config = stack.write_redis_config(data / "redis.conf", password)
+        out.append(Spec("redis", stack.redis_command(port, data, host, config), env,
+                        lambda t: stack.redis_pong(port, t, password, host), START_SECONDS["redis"],
                         "shopdesk's Redis (conversation states, queue, inboxes)", cwd))
+    standin_host = layout.host("STANDIN_HOST")
     if layout.standin_port is not None:
         standin = layout.standin_port
-        out.append(Spec("twilio-standin", stack.twilio_standin_command(standin), env,
-                        _answers(f"http://127.0.0.1:{standin}/"),
+        out.append(Spec("twilio-standin", stack.twilio_standin_command(standin, standin_host), env,
+                        _answers(f"http://{stack.reachable(standin_host)}:{standin}/"),
                         START_SECONDS["standin"], "the local Twilio stand-in (no Twilio account)", cwd))
     if layout.cloud_standin_port is not None:
         cloud = layout.cloud_standin_port
-        out.append(Spec("whatsapp-cloud-standin", stack.whatsapp_cloud_standin_command(cloud), env,
-                        _answers(f"http://127.0.0.1:{cloud}/"),
+        out.append(Spec("whatsapp-cloud-standin", stack.whatsapp_cloud_standin_command(cloud, standin_host), env,
+                        _answers(f"http://{stack.reachable(standin_host)}:{cloud}/"),
                         START_SECONDS["standin"], "the local Graph API stand-in (no WhatsApp Cloud API app)", cwd))
-    actions = layout.action_port
+    actions, actions_host = layout.action_port, layout.host("ACTION_SERVER_HOST")
     out.append(Spec("actions", [str(stack.APP_PYTHON), str(stack.ROOT / "scripts" / "action_server.py")], env,
-                    lambda t: stack.http_200(f"http://127.0.0.1:{actions}/health", t),
-                    START_SECONDS["actions"], "shopdesk's Rasa action server", cwd, listen_port=actions))
-    rasa = layout.rasa_port
-    out.append(Spec("rasa", stack.rasa_command(rasa, model, endpoints), env,
-                    lambda t: stack.http_200(f"http://127.0.0.1:{rasa}/status", t),
+                    lambda t: stack.http_200(f"http://{stack.reachable(actions_host)}:{actions}/health", t),
+                    START_SECONDS["actions"], "shopdesk's Rasa action server", cwd,
+                    listen_port=actions, listen_host=actions_host))
+    rasa, rasa_host = layout.rasa_port, layout.host("RASA_HOST")
+    out.append(Spec("rasa", stack.rasa_command(rasa, model, endpoints, rasa_host), env,
+                    lambda t: stack.http_200(f"http://{stack.reachable(rasa_host)}:{rasa}/status", t),
                     START_SECONDS["rasa"], "shopdesk's Rasa server", cwd))
     several = len(layout.gateway_health_ports) > 1
     for i, health in enumerate(layout.gateway_health_ports, start=1):

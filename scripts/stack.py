@@ -111,47 +111,84 @@ def http_200(url: str, timeout: float) -> bool:
         return False
 
 
-def redis_pong(port: int, timeout: float) -> bool:
-    """Redis's PING answered with PONG within the timeout."""
+def reachable(host: str) -> str:
+    """The address to connect to a server bound to `host` (a wildcard bind answers on loopback)."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+def redis_url(host: str, port: int, password: str | None) -> str:
+    auth = f":{password}@" if password else ""
+    return f"redis://{auth}{reachable(host)}:{port}/0"
+
+
+def redis_pong(port: int, timeout: float, password: str | None = None, host: str = "127.0.0.1") -> bool:
+    """Redis's PING answered with PONG within the timeout (after AUTH when it has a password)."""
+    request = b"PING\r\n"
+    if password:
+        secret = password.encode()
+        request = b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(secret), secret) + request
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(64).startswith(b"+PONG")
+        with socket.create_connection((reachable(host), port), timeout=timeout) as s:
+            s.sendall(request)
+            answer = b""
+            while answer.count(b"\r\n") < (2 if password else 1):
+                chunk = s.recv(256)
+                if not chunk:
+                    break
+                answer += chunk
+            return answer.splitlines()[-1:] == [b"+PONG"]
     except OSError:
         return False
 
 
-def redis_command(port: int, data_dir: Path | None) -> list[str]:
+def redis_command(port: int, data_dir: Path | None, host: str = "127.0.0.1", config: Path | None = None) -> list[str]:
     """With a data directory: every write in the append-only file before it is acknowledged, so a
-    Redis restarted after a crash has every conversation's inbox and state."""
-    cmd = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+    Redis restarted after a crash has every conversation's inbox and state. `config`: a file that
+    holds what must not be on the command line (every local user can read that): the password."""
+    cmd = ["redis-server", *([str(config)] if config else []), "--bind", host, "--port", str(port), "--save", ""]
     if data_dir is None:
         return cmd + ["--appendonly", "no"]
     return cmd + ["--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "always"]
+
+
+def write_redis_config(path: Path, password: str) -> Path:
+    """redis.conf with `requirepass`, readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(f"requirepass {password}\n")
+    path.chmod(0o600)
+    return path
 
 
 def action_server_command(port: int) -> list[str]:
     return [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
 
 
-def rasa_command(port: int, model: Path, endpoints: Path) -> list[str]:
+def rasa_command(port: int, model: Path, endpoints: Path, host: str = "127.0.0.1") -> list[str]:
     return [str(RASA), "run", "--enable-api", "--model", str(model), "--endpoints", str(endpoints),
-            "--credentials", str(ROOT / "credentials.yml"), "--port", str(port), "--interface", "127.0.0.1"]
+            "--credentials", str(ROOT / "credentials.yml"), "--port", str(port), "--interface", host]
 
 
-def twilio_standin_command(port: int) -> list[str]:
-    return [str(APP_PYTHON), "-m", "bot.twilio_standin", "--port", str(port)]
+def twilio_standin_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    return [str(APP_PYTHON), "-m", "bot.twilio_standin", "--host", host, "--port", str(port)]
 
 
 GATEWAY_COMMAND = [str(APP_PYTHON), "-m", "bot"]
 
 
-def start_redis(port: int, data_dir: Path | None, log_dir: Path | None) -> Service:
+def start_redis(port: int, data_dir: Path | None, log_dir: Path | None, password: str | None = None) -> Service:
+    """With a password (the embedded Redis of `make run` has one): its config file goes into
+    `data_dir` and the url carries it."""
+    config = None
     if data_dir is not None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    process, log = _spawn("redis", redis_command(port, data_dir), dict(os.environ), log_dir)
-    service = Service("redis", process, f"redis://127.0.0.1:{port}/0", log)
-    return wait_until(service, lambda: port_open(port), 15)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if password:
+        if data_dir is None:
+            raise ValueError("a Redis with a password needs a data directory for its config file")
+        config = write_redis_config(data_dir / "redis.conf", password)
+    process, log = _spawn("redis", redis_command(port, data_dir, config=config), dict(os.environ), log_dir)
+    service = Service("redis", process, redis_url("127.0.0.1", port, password), log)
+    return wait_until(service, lambda: redis_pong(port, 1.0, password), 15)
 
 
 def start_action_server(port: int, env: dict[str, str], log_dir: Path | None) -> Service:
@@ -181,8 +218,8 @@ def start_twilio_standin(port: int, env: dict[str, str], log_dir: Path | None) -
     return wait_until(service, lambda: port_open(port), 30)
 
 
-def whatsapp_cloud_standin_command(port: int) -> list[str]:
-    return [str(APP_PYTHON), "-m", "bot.whatsapp_cloud_standin", "--port", str(port)]
+def whatsapp_cloud_standin_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    return [str(APP_PYTHON), "-m", "bot.whatsapp_cloud_standin", "--host", host, "--port", str(port)]
 
 
 def start_whatsapp_cloud_standin(port: int, env: dict[str, str], log_dir: Path | None) -> Service:

@@ -68,6 +68,7 @@ class Spec:
     # The supervisor holds this loopback port's listening socket and hands it to every start
     # (LISTEN_FD): callers wait in its backlog across a restart instead of being refused.
     listen_port: int | None = None
+    listen_host: str = "127.0.0.1"  # ACTION_SERVER_HOST for the action server
 
 
 class State(str, Enum):
@@ -184,7 +185,7 @@ class Supervisor:
         process = Process(spec, self.log_dir)
         self.processes.append(process)
         if spec.listen_port is not None:
-            self._sockets[spec.name] = socket.create_server(("127.0.0.1", spec.listen_port), backlog=512)
+            self._sockets[spec.name] = socket.create_server((spec.listen_host, spec.listen_port), backlog=512)
         process.spawn(self._sockets.get(spec.name))
         self._write_state()
         deadline = time.monotonic() + spec.start_seconds

@@ -28,7 +28,7 @@ VAR = Path(os.environ.get("SHOPDESK_VAR") or ROOT / "var").resolve()
 SETTING_PREFIXES = (
     "DATABASE_", "REDIS_", "RASA_", "ACTION_SERVER_", "PUBLIC_URL", "GATEWAY_", "TWILIO_", "AGENT_",
     "BUSINESS_HOURS", "MAX_MESSAGE_", "RATE_LIMIT_", "ROUTER_", "QUEUE_", "WHATSAPP_", "SHOP_", "SHOPDESK_",
-    "ALERT_", "RETENTION_", "COMPLAINT_", "PYTHONPATH",
+    "ALERT_", "RETENTION_", "COMPLAINT_", "STANDIN_", "PYTHONPATH",
 )
 
 
@@ -63,6 +63,7 @@ def unit(spec: Spec, after: list[str], common: dict[str, str], policy: Policy, u
         "",
         "[Service]",
         "Type=simple",
+        "UMask=0077",  # what it writes (databases, logs, endpoints.yml with the Redis password) is its owner's only
         f"WorkingDirectory={spec.cwd or ROOT}",
         f"EnvironmentFile={units_dir / 'shopdesk.env'}",
         *(f"Environment={_quote(f'{k}={v}'.replace('%', '%%'))}" for k, v in own.items()),
@@ -98,7 +99,7 @@ def main() -> int:
         if spec.listen_port is not None:
             (target / f"shopdesk-{spec.name}.socket").write_text(
                 f"[Unit]\nDescription={spec.description} (its port, held across restarts)\nPartOf=shopdesk.target\n\n"
-                f"[Socket]\nListenStream=127.0.0.1:{spec.listen_port}\nBacklog=512\n\n[Install]\nWantedBy=sockets.target\n"
+                f"[Socket]\nListenStream={spec.listen_host}:{spec.listen_port}\nBacklog=512\n\n[Install]\nWantedBy=sockets.target\n"
             )
         names.append(spec.name)
     wants = " ".join(f"shopdesk-{name}.service" for name in names)

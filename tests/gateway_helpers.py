@@ -44,6 +44,9 @@ CLOUD_APP_SECRET = "cloud-app-secret-" + "7" * 16
 CLOUD_TOKEN = "EAAG" + "c" * 40
 CLOUD_PHONE_NUMBER_ID = "106540352242922"
 CLOUD_VERIFY_TOKEN = "shopdesk-verify-" + "v" * 12
+# SHOPDESK_SECRET of every gateway, stand-in and `make run` the tests start: the key of the
+# conversation ids webchat_id() and whatsapp_id() compute.
+TEST_SECRET = "shopdesk-test-secret-" + "5" * 16
 # Attachments the test gateways store (customer data in production: never in the work tree).
 TEST_ATTACHMENTS = Path(tempfile.gettempdir()) / f"shopdesk-test-attachments-{os.getpid()}"
 T = TypeVar("T")
@@ -52,7 +55,7 @@ T = TypeVar("T")
 @pytest.fixture(scope="session")
 def twilio_standin(service_logs: Path) -> Iterator[str]:
     """The stand-in as its own process, started the way `make run` starts it."""
-    env = stack.app_env(TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN)
+    env = stack.app_env(TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN, SHOPDESK_SECRET=TEST_SECRET)
     service = stack.start_twilio_standin(stack.free_port(), env, service_logs)
     yield service.url
     service.stop()
@@ -61,7 +64,8 @@ def twilio_standin(service_logs: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def cloud_standin(service_logs: Path) -> Iterator[str]:
     """The Graph API stand-in as its own process, started the way `make run` starts it."""
-    env = stack.app_env(WHATSAPP_CLOUD_TOKEN=CLOUD_TOKEN, WHATSAPP_CLOUD_PHONE_NUMBER_ID=CLOUD_PHONE_NUMBER_ID)
+    env = stack.app_env(WHATSAPP_CLOUD_TOKEN=CLOUD_TOKEN, WHATSAPP_CLOUD_PHONE_NUMBER_ID=CLOUD_PHONE_NUMBER_ID,
+                        SHOPDESK_SECRET=TEST_SECRET)
     service = stack.start_whatsapp_cloud_standin(stack.free_port(), env, service_logs)
     yield service.url
     service.stop()
@@ -77,7 +81,7 @@ def gateway_env(
         "WHATSAPP_CLOUD_PHONE_NUMBER_ID": CLOUD_PHONE_NUMBER_ID, "WHATSAPP_CLOUD_VERIFY_TOKEN": CLOUD_VERIFY_TOKEN,
         "WHATSAPP_CLOUD_API_BASE": cloud_url,
         "AGENT_TOKENS": f"anna:{AGENT_TOKEN}", "BUSINESS_HOURS": "24/7",
-        "ATTACHMENT_DIR": str(TEST_ATTACHMENTS), **extra,
+        "ATTACHMENT_DIR": str(TEST_ATTACHMENTS), "SHOPDESK_SECRET": TEST_SECRET, **extra,
     }
 
 
@@ -241,12 +245,12 @@ def new_session_id() -> str:
 
 def webchat_id(session_id: str) -> str:
     """The conversation id the gateway gives a web chat session (tests never build ids by hand)."""
-    return webchat.conversation_id(session_id)
+    return webchat.conversation_id(session_id, TEST_SECRET)
 
 
 def whatsapp_id(number: str) -> str:
     """The conversation id the gateway gives a WhatsApp number (both providers)."""
-    return whatsapp.conversation_id(number)
+    return whatsapp.conversation_id(number, TEST_SECRET)
 
 
 class WebchatClient:

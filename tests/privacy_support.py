@@ -18,7 +18,7 @@ from sqlalchemy import column, inspect, select, table, text
 from bot.privacy.stores import tracker_engine
 from bot.settings import Settings
 from db.engine import create_engine
-from tests.gateway_helpers import AGENT_TOKEN, Gateway, gateway_env, running_gateway
+from tests.gateway_helpers import AGENT_TOKEN, TEST_SECRET, Gateway, gateway_env, running_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPERVISOR_TOKEN = "sue-supervisor-token-0123456789"
@@ -48,7 +48,7 @@ def privacy_cli(action: str, who: str, value: str, redis_url: str, database_url:
                 var: Path) -> subprocess.CompletedProcess[str]:
     """`make export|erase WHO=value` as the Makefile runs it, in the environment `make run` has."""
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url,
-           "RASA_TRACKER_DB_URL": f"sqlite:///{tracker}", "SHOPDESK_VAR": str(var)}
+           "RASA_TRACKER_DB_URL": f"sqlite:///{tracker}", "SHOPDESK_VAR": str(var), "SHOPDESK_SECRET": TEST_SECRET}
     return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "privacy.py"), action, f"--{who}", value],
         env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,

@@ -10,7 +10,6 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from bot.channels.whatsapp import conversation_id as whatsapp_id
 from db.engine import create_engine, session_factory
 from db.models import Complaint
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
@@ -25,7 +24,9 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     new_session_id,
     sent_to,
     twilio_standin,
+    webchat_id,
     whatsapp_form,
+    whatsapp_id,
 )
 
 AGENT = {"Authorization": f"Bearer {AGENT_TOKEN}"}
@@ -129,5 +130,5 @@ async def test_a_closed_complaint_keeps_its_state_and_bad_requests_are_refused(g
     status, body = await set_status(gateway, reference, {"status": "in_progress"})
     assert (status, body["error"]) == (409, "invalid_transition")
     async with aiohttp.ClientSession() as anonymous:
-        async with anonymous.get(f"{gateway.url}/api/complaints", params={"conversation_id": f"web-{session_id}"}) as response:
+        async with anonymous.get(f"{gateway.url}/api/complaints", params={"conversation_id": webchat_id(session_id)}) as response:
             assert response.status == 401

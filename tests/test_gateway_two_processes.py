@@ -11,7 +11,6 @@ import aiohttp
 import pytest
 import stack
 
-from bot.channels.whatsapp import conversation_id as whatsapp_id
 from bot.settings import Settings
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     AGENT_TOKEN,
@@ -24,7 +23,9 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     sent_to,
     transcript,
     twilio_standin,
+    webchat_id,
     whatsapp_form,
+    whatsapp_id,
 )
 from tests.test_whatsapp_webhook import QUESTIONS
 
@@ -69,7 +70,7 @@ async def test_an_agent_on_b_talks_to_a_customer_on_a_and_hands_back_for_the_rat
 ) -> None:
     a, b = two_gateways
     session_id = new_session_id()
-    conversation = f"web-{session_id}"
+    conversation = webchat_id(session_id)
     agent_headers = {"Authorization": f"Bearer {AGENT_TOKEN}"}
     async with WebchatClient.connect(a.ws_url, session_id) as customer, aiohttp.ClientSession(headers=agent_headers) as agent:
         await customer.next("history")

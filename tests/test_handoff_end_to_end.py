@@ -11,7 +11,6 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from bot.channels.whatsapp import conversation_id as whatsapp_id
 from db.engine import create_engine, session_factory
 from db.models import Complaint
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
@@ -27,7 +26,9 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     sent_to,
     transcript,
     twilio_standin,
+    webchat_id,
     whatsapp_form,
+    whatsapp_id,
 )
 
 AGENT = {"Authorization": f"Bearer {AGENT_TOKEN}"}
@@ -110,7 +111,7 @@ async def test_whatsapp_complaint_goes_to_an_agent_and_the_rating_carries_the_ag
 
 async def test_web_chat_customer_talks_to_an_agent_and_rates_with_stars(gateway: Gateway, database_url: str) -> None:
     session_id = new_session_id()
-    conversation = f"web-{session_id}"
+    conversation = webchat_id(session_id)
     async with aiohttp.ClientSession(headers=AGENT) as agent, WebchatClient.connect(gateway.ws_url, session_id, "de") as customer:
         await customer.next("history")
         async with agent.ws_connect(gateway.url.replace("http", "ws") + "/agent/ws") as ws:

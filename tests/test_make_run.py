@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import stack  # noqa: E402
 
+from tests.gateway_helpers import TEST_SECRET  # noqa: E402
 from tests.process_helpers import alive, descendants  # noqa: E402
 
 
@@ -87,6 +88,7 @@ async def test_make_run_answers_in_both_languages_and_stops_everything(tmp_path:
         GATEWAY_PORT=str(ports["gateway"]),
         RASA_URL=f"http://127.0.0.1:{ports['rasa']}",
         ACTION_SERVER_URL=f"http://127.0.0.1:{ports['actions']}/webhook",
+        SHOPDESK_SECRET=TEST_SECRET,
     )
     process = subprocess.Popen(  # its own process group, as in a terminal, so Ctrl-C can be sent to it
         ["make", "-s", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -27,11 +27,20 @@ import aiohttp
 import pytest
 import stack  # scripts/ is on sys.path through tests/conftest.py
 
-from bot.channels import webchat
-from bot.channels import whatsapp as twilio_whatsapp
 from bot.settings import Settings
 from handoff import texts
-from tests.gateway_helpers import Gateway, basic, new_number, new_session_id, transcript, whatsapp_form
+from tests.gateway_helpers import (
+    AUTH_TOKEN,
+    TEST_SECRET,
+    Gateway,
+    basic,
+    new_number,
+    new_session_id,
+    transcript,
+    webchat_id,
+    whatsapp_form,
+    whatsapp_id,
+)
 from tests.process_helpers import alive, descendants
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,6 +111,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         RASA_URL=f"http://127.0.0.1:{ports['rasa']}", ACTION_SERVER_URL=f"http://127.0.0.1:{ports['actions']}/webhook",
         AGENT_TOKENS=":".join(AGENT), BUSINESS_HOURS="24/7", RASA_GIVE_UP_SECONDS=str(ANSWER_SECONDS),
         RESTART_LIMIT=str(RESTART_LIMIT), RESTART_BACKOFF_SECONDS="0.2", PYTHONUNBUFFERED="1",
+        SHOPDESK_SECRET=TEST_SECRET, TWILIO_AUTH_TOKEN=AUTH_TOKEN,  # the ids and signatures the customers compute
     )
     process = subprocess.Popen(
         [str(stack.APP_PYTHON), "scripts/run.py"], cwd=ROOT, env=env,
@@ -143,7 +153,7 @@ class WebCustomer:
 
     @property
     def conversation_id(self) -> str:
-        return webchat.conversation_id(self.session_id)
+        return webchat_id(self.session_id)
 
     async def _connect(self) -> aiohttp.ClientWebSocketResponse:
         if self.ws is None or self.ws.closed:
@@ -190,7 +200,7 @@ class WhatsAppCustomer:
 
     @property
     def conversation_id(self) -> str:
-        return twilio_whatsapp.conversation_id(self.number)
+        return whatsapp_id(self.number)
 
     async def say(self, text: str) -> None:
         form = whatsapp_form(self.number, text)
@@ -307,6 +317,14 @@ async def _kill_while_sending(run: Run, service: str, web: WebCustomer, whatsapp
 
 
 # -- the tests -------------------------------------------------------------------------------
+
+@pytest.mark.timeout(900)
+def test_a_configured_agent_token_is_never_printed(run: Run) -> None:
+    output = run.drain()
+    assert "shopdesk is running" in output
+    assert f"sign in as {AGENT[0]!r} with your token from AGENT_TOKENS" in output
+    assert AGENT[1] not in output
+
 
 @pytest.mark.timeout(900)
 async def test_killed_rasa_restarts_and_every_message_is_answered_once_while_the_agent_socket_stays(

@@ -44,6 +44,7 @@ def test_units_for_every_process_with_make_runs_restart_policy(tmp_path: Path) -
         assert unit["StartLimitBurst"] == ["4"] and unit["StartLimitIntervalSec"] == ["600"]
         assert unit["EnvironmentFile"] == [str(units / "shopdesk.env")]
         assert unit["WantedBy"] == ["shopdesk.target"]
+        assert unit["UMask"] == ["0077"]  # var/ files hold secrets and customer data
     # the action server's port is held by systemd across its restarts (scripts/action_server.py takes fd 3)
     assert _unit(units / "shopdesk-actions.socket")["ListenStream"] == ["127.0.0.1:5055"]
     assert "shopdesk-actions.socket" in _unit(units / "shopdesk-actions.service")["Wants"][0]
@@ -61,7 +62,8 @@ def test_units_for_every_process_with_make_runs_restart_policy(tmp_path: Path) -
     assert env_file.stat().st_mode & 0o777 == 0o600  # it holds the agents' tokens
     settings = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
     assert settings["AGENT_TOKENS"] == '"anna:secret-token-0123456789abcdef"'
-    assert settings["REDIS_URL"] == '"redis://127.0.0.1:6379/0"'
+    password = (tmp_path / "var" / "redis-password").read_text().strip()  # the embedded Redis's requirepass
+    assert settings["REDIS_URL"] == f'"redis://:{password}@127.0.0.1:6379/0"'
     assert "SHOPDESK_SERVICES_FILE" not in settings and "PATH" not in settings
 
 

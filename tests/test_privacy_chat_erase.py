@@ -9,7 +9,6 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import select
 
-from bot.channels.whatsapp import conversation_id as whatsapp_id
 from db.engine import create_engine, session_factory
 from db.models import PrivacyLog
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
@@ -20,6 +19,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     transcript,
     twilio_standin,
     whatsapp_form,
+    whatsapp_id,
 )
 from tests.privacy_support import (  # noqa: F401  (fixtures)
     SUPERVISOR,

@@ -14,7 +14,6 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from bot import keys as gateway_keys
-from bot.channels.whatsapp import conversation_id as whatsapp_id
 from db.engine import create_engine, session_factory
 from db.models import Complaint, Feedback, Handoff
 from handoff.attachments import AttachmentStore
@@ -27,7 +26,9 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     new_session_id,
     sent_to,
     twilio_standin,
+    webchat_id,
     whatsapp_form,
+    whatsapp_id,
 )
 from tests.privacy_support import (  # noqa: F401  (fixtures)
     AGENT,
@@ -185,7 +186,7 @@ async def test_supervisor_erases_a_conversation_live_with_an_agent_and_the_agent
 ) -> None:
     gateway = privacy_gateway
     session_id = new_session_id()
-    conversation = f"web-{session_id}"
+    conversation = webchat_id(session_id)
     async with WebchatClient.connect(gateway.ws_url, session_id, "de") as customer, \
             aiohttp.ClientSession(headers=AGENT) as agent:
         await customer.next("history")

@@ -12,7 +12,6 @@ import aiohttp
 from redis.asyncio import Redis
 from sqlalchemy import inspect
 
-from bot.channels.whatsapp import conversation_id as whatsapp_id
 from bot.privacy import registry
 from bot.privacy.stores import tracker_engine
 from db.engine import create_engine
@@ -26,6 +25,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     sent_to,
     twilio_standin,
     whatsapp_form,
+    whatsapp_id,
 )
 from tests.privacy_support import AGENT, privacy_gateway  # noqa: F401  (fixtures)
 

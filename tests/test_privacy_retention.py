@@ -22,12 +22,14 @@ from bot.privacy.stores import Stores, tracker_engine
 from db.engine import create_engine, session_factory
 from db.models import Complaint, Contact, Feedback, Handoff, Message, PrivacyLog
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+    TEST_SECRET,
     WebchatClient,
     eventually,
     gateway_env,
     new_session_id,
     own_database,
     twilio_standin,
+    webchat_id,
 )
 from tests.privacy_support import privacy_gateway  # noqa: F401  (fixtures)
 
@@ -73,13 +75,13 @@ async def test_the_retention_pass_anonymises_what_is_older_than_the_settings(
     try:
         async with tracker.begin() as conn:
             await conn.execute(text("UPDATE events SET timestamp = timestamp - :s WHERE sender_id = :c"),
-                               {"s": 200 * 86400, "c": f"web-{old_web}"})
+                               {"s": 200 * 86400, "c": webchat_id(old_web)})
         async with sessionmaker() as session, session.begin():
             for spec in registry.SQL_TABLES:  # every row of it that records activity (transcript, reports)
                 for name in spec.activity_columns:
                     await session.execute(
                         table(spec.name, column(spec.conversation_column), column(name, DateTime(timezone=True)))
-                        .update().where(column(spec.conversation_column) == f"web-{old_web}")
+                        .update().where(column(spec.conversation_column) == webchat_id(old_web))
                         .values({name: _now() - 200 * DAY}))
         old, warranty, recent = (f"wa-old{secrets.token_hex(8)}", f"wa-war{secrets.token_hex(8)}",
                                  f"wa-new{secrets.token_hex(8)}")
@@ -92,14 +94,14 @@ async def test_the_retention_pass_anonymises_what_is_older_than_the_settings(
                                    "attempts": 8, "at": time.time()})
         await redis.rpush(keys.DEAD_LETTER, stale_letter, fresh_letter)
 
-        privacy = Privacy(Stores(sessionmaker, tracker, redis))
+        privacy = Privacy(Stores(sessionmaker, tracker, redis, secret=TEST_SECRET))
         counts = await Retention(privacy, 180, 730, 3600).run_once()
 
         assert counts["tracker.events"] > 0 and counts["redis.dead_letters"] >= 1
         async with sessionmaker() as session:
             def rows(model, cid):  # type: ignore[no-untyped-def]
                 return session.scalars(select(model).where(model.conversation_id == cid))
-            for cid in (old, warranty, f"web-{old_web}"):
+            for cid in (old, warranty, webchat_id(old_web)):
                 assert (await rows(Message, cid)).all() == [] and (await rows(Contact, cid)).all() == []
                 assert (await rows(Feedback, cid)).all() == [] and (await rows(Handoff, cid)).all() == []
             # Within the warranty period the complaint of the old conversation stays as it was.
@@ -122,7 +124,7 @@ async def test_the_retention_pass_anonymises_what_is_older_than_the_settings(
             assert "description of" not in logged.counts
         async with tracker.connect() as conn:
             left = (await conn.execute(text("SELECT COUNT(*) FROM events WHERE sender_id = :c"),
-                                       {"c": f"web-{old_web}"})).scalar_one()
+                                       {"c": webchat_id(old_web)})).scalar_one()
         assert left == 0
         letters = await redis.lrange(keys.DEAD_LETTER, 0, -1)
         assert stale_letter not in letters and fresh_letter in letters

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.gateway_helpers import Gateway, eventually, transcript, twilio_standin  # noqa: F401  (fixtures)
+from tests.gateway_helpers import Gateway, eventually, transcript, twilio_standin, webchat_id  # noqa: F401  (fixtures)
 from tests.privacy_support import PRIVACY_URL, privacy_gateway  # noqa: F401  (fixtures)
 
 
@@ -39,7 +39,7 @@ async def test_notice_before_the_first_message_and_delete_this_chat_erases_it(
     await expect(log.locator(".sdw-bot").first).to_be_visible(timeout=30_000)
     await expect(notice).to_be_hidden()
     session_id = await page.evaluate("localStorage.getItem('shopdesk.session')")
-    conversation = f"web-{session_id}"
+    conversation = webchat_id(session_id)
     await eventually(lambda: transcript(database_url, conversation), lambda rows: len(rows) >= 2)
 
     await page.get_by_role("button", name="Chat löschen").click()

@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy import delete, select
 
 from actions.unknown_messages import normalise
-from bot.channels.whatsapp import conversation_id as whatsapp_id
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
 from db.models import Complaint, ConversationStart, Feedback, Handoff, RatingRequest, UnknownMessage
@@ -38,7 +37,9 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     running_gateway,
     sent_to,
     twilio_standin,
+    webchat_id,
     whatsapp_form,
+    whatsapp_id,
 )
 
 RITA = "rita-" + "r" * 27
@@ -128,7 +129,7 @@ async def test_summary_counts_a_scripted_day_of_conversations(
         assert any(len(m.get("buttons") or []) == 5 for m in asked), asked
         await web_say(customer, '/give_rating{"rating": 5}')
         await web_say(customer, "no thanks")
-    await eventually(lambda: feedback(database_url, f"web-{a}"), lambda r: r == [(5, None)])
+    await eventually(lambda: feedback(database_url, webchat_id(a)), lambda r: r == [(5, None)])
 
     # B: WhatsApp, answered by the bot, declines to rate.
     b = new_number("+49")
@@ -144,18 +145,18 @@ async def test_summary_counts_a_scripted_day_of_conversations(
         await customer.next("history")
         await web_say(customer, "I want to talk to a human")
         await asyncio.sleep(1.2)
-        async with rita.post(f"{gw.url}/api/handoff/web-{c}/claim") as response:
+        async with rita.post(f"{gw.url}/api/handoff/{webchat_id(c)}/claim") as response:
             assert response.status == 200, await response.text()
         await asyncio.sleep(0.6)
-        async with rita.post(f"{gw.url}/api/handoff/web-{c}/messages", json={"text": "Hi, Rita here."}) as response:
+        async with rita.post(f"{gw.url}/api/handoff/{webchat_id(c)}/messages", json={"text": "Hi, Rita here."}) as response:
             assert response.status == 200, await response.text()
-        async with rita.post(f"{gw.url}/api/handoff/web-{c}/close", json={"note": "answered"}) as response:
+        async with rita.post(f"{gw.url}/api/handoff/{webchat_id(c)}/close", json={"note": "answered"}) as response:
             assert response.status == 200, await response.text()
         while len((await customer.next("message")).get("buttons") or []) != 5:
             pass
         await web_say(customer, '/give_rating{"rating": 2}')
         await web_say(customer, "=1+2 too slow")
-    await eventually(lambda: feedback(database_url, f"web-{c}"), lambda r: r == [(2, "rita")])
+    await eventually(lambda: feedback(database_url, webchat_id(c)), lambda r: r == [(2, "rita")])
 
     # D: WhatsApp, asks for a person and leaves the queue before anyone claims it.
     d = new_number("+44")
@@ -174,7 +175,7 @@ async def test_summary_counts_a_scripted_day_of_conversations(
         # Another order: a new complaint, not a detail of the first one.
         await web_say(customer, "Neue Reklamation: meine Bestellung AK-100001 kam auch beschädigt an")
         await web_say(customer, "Der Deckel vom Honigglas ist abgebrochen")
-    await eventually(lambda: rows(database_url, Handoff, conversation_id=f"web-{e}"), lambda hs: len(hs) == 1)
+    await eventually(lambda: rows(database_url, Handoff, conversation_id=webchat_id(e)), lambda hs: len(hs) == 1)
 
     # F: three messages the bot does not understand, two of them alike.
     f1, f3 = new_session_id(), new_session_id()
@@ -190,11 +191,11 @@ async def test_summary_counts_a_scripted_day_of_conversations(
     assert status == 200, summary
 
     handoffs = {h.conversation_id: h for h in await rows(database_url, Handoff)}
-    rated = handoffs[f"web-{c}"]
+    rated = handoffs[webchat_id(c)]
     wait = (rated.claimed_at - rated.queued_at).total_seconds()
     first_response = (rated.first_response_at - rated.claimed_at).total_seconds()
     assert wait >= 1.2 and first_response >= 0.6
-    complaints = await rows(database_url, Complaint, conversation_id=f"web-{e}")
+    complaints = await rows(database_url, Complaint, conversation_id=webchat_id(e))
     assert len(complaints) == 2
 
     assert summary == {
@@ -231,8 +232,8 @@ async def test_summary_counts_a_scripted_day_of_conversations(
     status, low = await get(gw, "/api/reports/ratings", agent="rita", min="1", max="2", **today_period())
     assert status == 200
     listed = [(r["conversation_id"], r["customer_label"], r["rating"], r["comment"]) for r in low["ratings"]]
-    assert listed == [(f"web-{c}", customer_label(f"web-{c}"), 2, "=1+2 too slow")]
-    status, view = await get(gw, f"/api/conversations/web-{c}")
+    assert listed == [(webchat_id(c), customer_label(webchat_id(c)), 2, "=1+2 too slow")]
+    status, view = await get(gw, f"/api/conversations/{webchat_id(c)}")
     assert status == 200 and ("agent", "Hi, Rita here.") in [(m["sender"], m["text"]) for m in view["transcript"]]
 
     # The CSV exports: UTF-8 with BOM, `;`, formulas defused.
@@ -242,10 +243,10 @@ async def test_summary_counts_a_scripted_day_of_conversations(
     # A customer label, never the conversation id (a web chat id is the customer's session credential).
     assert table[0] == ["created_at", "customer", "channel", "rating", "agent", "comment"]
     assert sorted((r[1], r[3], r[4], r[5]) for r in table[1:]) == sorted([
-        (customer_label(f"web-{a}"), "5", "", ""), (customer_label(whatsapp_id(b)), "", "", ""),
-        (customer_label(f"web-{c}"), "2", "rita", "'=1+2 too slow"),
+        (customer_label(webchat_id(a)), "5", "", ""), (customer_label(whatsapp_id(b)), "", "", ""),
+        (customer_label(webchat_id(c)), "2", "rita", "'=1+2 too slow"),
     ])
-    assert f"web-{a}" not in body.decode("utf-8-sig")
+    assert webchat_id(a) not in body.decode("utf-8-sig")
     status, body = await get(gw, "/api/reports/complaints.csv", **today_period())
     table = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
     assert status == 200 and body.startswith(b"\xef\xbb\xbf") and len(table) == 3

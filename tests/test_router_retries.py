@@ -28,6 +28,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     running_gateway,
     transcript,
     twilio_standin,
+    webchat_id,
 )
 
 QUESTION = "Was kostet der Versand nach Österreich?"
@@ -51,7 +52,7 @@ async def test_a_message_survives_a_failing_database_and_is_answered_once(
     url, path = own_database
     settings = Settings.from_env(gateway_env(redis_url, url, rasa_server, twilio_standin, ROUTER_MAX_ATTEMPTS="50"))
     session_id, client_id = new_session_id(), "retry-1"
-    conversation = f"web-{session_id}"
+    conversation = webchat_id(session_id)
     async with running_gateway(settings) as gateway:
         redis = gateway.parts.redis
         async with WebchatClient.connect(gateway.ws_url, session_id) as client:
@@ -79,7 +80,7 @@ async def test_after_the_last_attempt_the_message_is_dead_lettered_and_the_next_
     url, path = own_database
     settings = Settings.from_env(gateway_env(redis_url, url, rasa_server, twilio_standin, ROUTER_MAX_ATTEMPTS="2"))
     session_id = new_session_id()
-    conversation = f"web-{session_id}"
+    conversation = webchat_id(session_id)
     async with running_gateway(settings) as gateway:
         redis = gateway.parts.redis
 
@@ -113,7 +114,7 @@ async def test_a_worker_that_loses_redis_backs_off_and_carries_on_when_it_is_bac
     own_redis = stack.start_redis(port, tmp_path / "redis-data", service_logs)
     settings = Settings.from_env(gateway_env(own_redis.url, url, rasa_server, twilio_standin, ROUTER_MAX_ATTEMPTS="50"))
     session_id = new_session_id()
-    conversation = f"web-{session_id}"
+    conversation = webchat_id(session_id)
     try:
         async with running_gateway(settings) as gateway:
             redis = gateway.parts.redis

@@ -24,6 +24,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     running_gateway,
     transcript,
     twilio_standin,
+    webchat_id,
 )
 
 QUESTION = "Was kostet der Versand nach Österreich?"
@@ -38,7 +39,7 @@ async def test_a_message_not_taken_is_taken_when_the_widget_sends_it_again(
     try:
         settings = Settings.from_env(gateway_env(own_redis.url, url, rasa_server, twilio_standin))
         session_id = new_session_id()
-        conversation = f"web-{session_id}"
+        conversation = webchat_id(session_id)
         async with running_gateway(settings) as gateway:
             async with WebchatClient.connect(gateway.ws_url, session_id) as chat:
                 await chat.next("history")

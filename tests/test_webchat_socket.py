@@ -25,6 +25,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     running_gateway,
     transcript,
     twilio_standin,
+    webchat_id,
 )
 
 
@@ -48,7 +49,7 @@ async def test_german_question_gets_a_german_answer_and_a_reconnect_shows_the_hi
     assert [(m["sender"], m["text"]) for m in history] == (
         [("customer", "Was kostet der Versand nach Österreich?")] + [("bot", r["text"]) for r in replies if r["text"]]
     )
-    assert await transcript(database_url, f"web-{session_id}") == [(m["sender"], m["text"]) for m in history]
+    assert await transcript(database_url, webchat_id(session_id)) == [(m["sender"], m["text"]) for m in history]
 
 
 async def test_a_resent_client_id_is_acknowledged_but_processed_once(gateway: Gateway, database_url: str) -> None:
@@ -60,7 +61,7 @@ async def test_a_resent_client_id_is_acknowledged_but_processed_once(gateway: Ga
         await chat.messages_until_quiet()
         await chat.say("Welche Zahlungsarten gibt es?", client_id="same")
         assert (await chat.next("ack")) == {"type": "ack", "client_id": "same", "duplicate": True}
-    rows = await transcript(database_url, f"web-{session_id}")
+    rows = await transcript(database_url, webchat_id(session_id))
     assert [r for r in rows if r[0] == "customer"] == [("customer", "Welche Zahlungsarten gibt es?")]
 
 
@@ -104,7 +105,7 @@ async def test_more_than_twenty_messages_a_minute_are_refused_with_a_clear_answe
     assert (error["reason"], error["client_id"]) == ("rate_limited", "m20")
     assert error["text"] == "You are sending messages very quickly. Please wait a minute, then we'll continue."
     rows = await eventually(
-        lambda: transcript(database_url, f"web-{session_id}"), lambda r: sum(s == "customer" for s, _ in r) == 20, timeout=90,
+        lambda: transcript(database_url, webchat_id(session_id)), lambda r: sum(s == "customer" for s, _ in r) == 20, timeout=90,
     )
     assert "hello 20" not in [t for _, t in rows]
 
@@ -156,7 +157,7 @@ async def test_rasa_down_says_one_moment_once_and_answers_when_it_is_back(
                 replies = await chat.messages_until_quiet(quiet=3, timeout=30)
     assert notice["text"] not in [r["text"] for r in replies]
     assert "Versand" in " ".join(r["text"] or "" for r in replies)
-    rows = await transcript(database_url, f"web-{session_id}")
+    rows = await transcript(database_url, webchat_id(session_id))
     assert [t for s, t in rows if s == "customer"] == ["Was kostet der Versand nach Österreich?", "Und wie lange dauert die Lieferung?"]
     assert rows[-1][0] == "bot"
 
@@ -175,7 +176,7 @@ async def test_slow_rasa_is_asked_again_after_the_timeout_and_the_customer_hears
     assert frames[0]["text"] == "Einen Moment bitte, ich bin gleich für dich da."
     answers = [f["text"] for f in frames[1:]]
     assert answers and "Einen Moment bitte, ich bin gleich für dich da." not in answers
-    rows = await transcript(database_url, f"web-{session_id}")
+    rows = await transcript(database_url, webchat_id(session_id))
     assert [t for s, t in rows if s == "customer"] == ["Welche Zahlungsarten gibt es?"]
 
 
@@ -185,7 +186,7 @@ async def test_rasa_down_for_good_offers_a_human_and_keeps_the_message_for_the_a
     settings = replace(gateway.settings, rasa_url=f"http://127.0.0.1:{stack.free_port()}", rasa_give_up_seconds=2)
     async with running_gateway(settings) as down:
         session_id = new_session_id()
-        conversation = f"web-{session_id}"
+        conversation = webchat_id(session_id)
         async with WebchatClient.connect(down.ws_url, session_id) as chat:
             await chat.next("history")
             await chat.say("Ich habe eine Frage zu meiner Bestellung")
@@ -209,11 +210,11 @@ async def test_an_agent_message_reaches_the_socket_and_the_transcript(gateway: G
     async with WebchatClient.connect(gateway.ws_url, session_id) as chat:
         await chat.next("history")
         await gateway.parts.delivery.deliver(
-            f"web-{session_id}", [Outbound(text="Hallo, hier ist Anna.", sender="agent", agent_id="anna")],
+            webchat_id(session_id), [Outbound(text="Hallo, hier ist Anna.", sender="agent", agent_id="anna")],
         )
         frame = await chat.next("message")
     assert (frame["sender"], frame["text"], frame["agent_id"]) == ("agent", "Hallo, hier ist Anna.", "anna")
-    assert await transcript(database_url, f"web-{session_id}") == [("agent", "Hallo, hier ist Anna.")]
+    assert await transcript(database_url, webchat_id(session_id)) == [("agent", "Hallo, hier ist Anna.")]
 
 
 async def test_buttons_on_offer_come_back_with_the_history_until_the_customer_writes(gateway: Gateway) -> None:
@@ -221,7 +222,7 @@ async def test_buttons_on_offer_come_back_with_the_history_until_the_customer_wr
     rating = Outbound(text="Wie zufrieden warst du?", buttons=(Button("⭐", '/give_rating{"rating": 1}'), Button("⭐⭐", '/give_rating{"rating": 2}')))
     async with WebchatClient.connect(gateway.ws_url, session_id) as chat:
         await chat.next("history")
-        await gateway.parts.delivery.deliver(f"web-{session_id}", [rating])
+        await gateway.parts.delivery.deliver(webchat_id(session_id), [rating])
         await chat.next("message")
     async with WebchatClient.connect(gateway.ws_url, session_id) as chat:
         history = (await chat.next("history"))["messages"]
@@ -237,7 +238,7 @@ async def test_a_pressed_button_reaches_the_bot_as_payload_and_the_transcript_as
     gateway: Gateway, database_url: str,
 ) -> None:
     session_id = new_session_id()
-    conversation = f"web-{session_id}"
+    conversation = webchat_id(session_id)
     offer = Outbound(text="Soll ich dich verbinden?", buttons=(Button("Ja, bitte", "/affirm"), Button("Nein", "/deny")))
     async with WebchatClient.connect(gateway.ws_url, session_id) as chat:
         await chat.next("history")

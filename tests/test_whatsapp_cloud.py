@@ -14,7 +14,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.channels.whatsapp import conversation_id as whatsapp_id
 from handoff.contract import Button, Outbound, WindowClosed
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     AGENT_TOKEN,
@@ -37,6 +36,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     transcript,
     twilio_standin,
     whatsapp_form,
+    whatsapp_id,
 )
 
 AGENT = {"Authorization": f"Bearer {AGENT_TOKEN}"}

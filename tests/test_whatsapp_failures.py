@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.channels.whatsapp import conversation_id as whatsapp_id
 from bot.settings import Settings
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     eventually,
@@ -25,6 +24,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     transcript,
     twilio_standin,
     whatsapp_form,
+    whatsapp_id,
 )
 
 

@@ -16,7 +16,6 @@ from sqlalchemy import update
 
 from bot import keys
 from bot.app import Gateway as GatewayParts
-from bot.channels.whatsapp import conversation_id as whatsapp_id
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
 from db.models import Contact
@@ -33,6 +32,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     sent_to,
     twilio_standin,
     whatsapp_form,
+    whatsapp_id,
 )
 
 RATING_SID = "HX" + "a1" * 16

@@ -10,7 +10,6 @@ from dataclasses import replace
 import pytest
 
 from bot.channels.whatsapp import MAX_CHARS, numbered, split_message
-from bot.channels.whatsapp import conversation_id as whatsapp_id
 from handoff.contract import Button, Outbound, WindowClosed
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     Gateway,
@@ -26,6 +25,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     transcript,
     twilio_standin,
     whatsapp_form,
+    whatsapp_id,
 )
 
 RATING = Outbound(

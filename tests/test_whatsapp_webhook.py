@@ -6,7 +6,6 @@ import asyncio
 
 import aiohttp
 
-from bot.channels.whatsapp import conversation_id as whatsapp_id
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     Gateway,
     cloud_standin,
@@ -17,6 +16,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     transcript,
     twilio_standin,
     whatsapp_form,
+    whatsapp_id,
 )
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'

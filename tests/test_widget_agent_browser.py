@@ -27,6 +27,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     gateway,
     transcript,
     twilio_standin,
+    webchat_id,
 )
 
 AUTH = {"Authorization": f"Bearer {AGENT_TOKEN}"}
@@ -48,7 +49,7 @@ async def _open_chat(page: Page, url: str) -> str:
     await page.get_by_role("button", name="Chat öffnen").click()
     await expect(page.get_by_role("textbox", name="Deine Nachricht …")).to_be_focused()
     session_id: str = await page.evaluate("localStorage.getItem('shopdesk.session')")
-    return f"web-{session_id}"
+    return webchat_id(session_id)
 
 
 def _desk(gateway: Gateway) -> HandoffDesk:

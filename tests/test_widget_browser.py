@@ -18,6 +18,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     running_gateway,
     transcript,
     twilio_standin,
+    webchat_id,
 )
 
 
@@ -88,7 +89,7 @@ async def test_ask_reload_see_history_then_rate_with_stars(
     # The assistant then offers an optional comment; the rating is stored when that step is done.
     await expect(log.locator(".sdw-bot")).to_have_count(3, timeout=30_000)
     await _ask(page, "Sehr schnelle Antwort, danke")
-    rows = await eventually(lambda: feedback(database_url, f"web-{session_id}"), bool, timeout=30)
+    rows = await eventually(lambda: feedback(database_url, webchat_id(session_id)), bool, timeout=30)
     assert [rating for rating, _ in rows] == [4]
     assert dialogs == []
 
@@ -103,7 +104,7 @@ async def test_markup_in_messages_is_shown_as_text(
     await expect(log.locator(".sdw-customer")).to_have_text(["Du: " + attack])
     await expect(log.locator(".sdw-bot").first).to_be_visible(timeout=30_000)
     session_id = await _session_id(page)
-    await eventually(lambda: transcript(database_url, f"web-{session_id}"), lambda rows: ("customer", attack) in rows)
+    await eventually(lambda: transcript(database_url, webchat_id(session_id)), lambda rows: ("customer", attack) in rows)
 
     await page.reload()  # the history path renders it again
     await expect(log.locator(".sdw-customer").first).to_have_text("Du: " + attack)
@@ -152,5 +153,5 @@ async def test_a_message_typed_while_the_gateway_is_gone_is_sent_when_it_is_back
         await expect(log.locator(".sdw-bot").first).to_be_visible(timeout=40_000)
         await expect(log.locator(".sdw-pending")).to_have_count(0)
         await expect(log.locator(".sdw-customer")).to_have_text(["Du: Welche Zahlungsarten gibt es?"])
-    rows = await transcript(database_url, f"web-{await _session_id(page)}")
+    rows = await transcript(database_url, webchat_id(await _session_id(page)))
     assert rows.count(("customer", "Welche Zahlungsarten gibt es?")) == 1

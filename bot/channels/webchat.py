@@ -2,7 +2,7 @@
 
 Client → server
   {"type": "hello", "session_id": "<16-64 of A-Za-z0-9_->", "language": "de-AT"}
-      first frame; the conversation is `web-<session_id>`. The server answers with the history.
+      first frame; the conversation is `web-` + a keyed hash of the session id (bot/ids.py). The server answers with the history.
   {"type": "typing"}   the customer is typing (the agent who has the conversation sees it)
   {"type": "message", "text": "…", "client_id": "<the widget's id for this message>"}
       a customer message; a client_id seen before is acknowledged but not processed again,
@@ -42,6 +42,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from bot import keys
 from bot.channels.base import ChannelParts
 from bot.channels.webchat_upload import upload_route
+from bot.ids import keyed_id
 from bot.intake import Refused
 from bot.settings import Settings
 from handoff.attachments import AttachmentStore
@@ -64,10 +65,11 @@ class InvalidSessionId(ValueError):
     pass
 
 
-def conversation_id(session_id: object) -> str:
+def conversation_id(session_id: object, secret: str) -> str:
+    """Keyed (bot/ids.py): the session id, the customer's credential, is not in the id."""
     if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
         raise InvalidSessionId("session_id must be 16-64 characters of A-Z, a-z, 0-9, '-' or '_'")
-    return ID_PREFIX + session_id
+    return keyed_id(ID_PREFIX, secret, session_id)
 
 
 def message_frame(message: Outbound) -> dict[str, Any]:
@@ -109,7 +111,10 @@ class WebChat:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(PATH, self.websocket)
-        app.router.add_routes([upload_route(AttachmentStore.from_config(self._settings), self._settings, self._parts)])
+        app.router.add_routes([upload_route(
+            AttachmentStore.from_config(self._settings), self._settings, self._parts,
+            lambda session_id: conversation_id(session_id, self._settings.shopdesk_secret),
+        )])
         app.on_shutdown.append(self._close_sockets)
 
     async def start(self) -> None:
@@ -217,7 +222,7 @@ class WebChat:
                 kind = frame["type"]
                 if kind == "hello":
                     try:
-                        new_id = conversation_id(frame.get("session_id"))
+                        new_id = conversation_id(frame.get("session_id"), self._settings.shopdesk_secret)
                     except InvalidSessionId as exc:
                         await ws.send_json(error_frame("bad_session_id", str(exc)))
                         continue

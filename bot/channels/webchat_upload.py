@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -39,7 +40,11 @@ def _answer(status: int, reason: str, detail: str) -> web.Response:
     return web.json_response({"ok": False, "error": reason, "detail": detail}, status=status, headers=CORS)
 
 
-def upload_route(store: AttachmentStore, settings: Settings, parts: ChannelParts) -> web.RouteDef:
+def upload_route(
+    store: AttachmentStore, settings: Settings, parts: ChannelParts, conversation_of: Callable[[str], str],
+) -> web.RouteDef:
+    """`conversation_of`: the web chat's conversation id of a session id (bot/channels/webchat.py)."""
+
     async def upload(request: web.Request) -> web.Response:
         try:
             form = await read_upload(request, store.max_bytes)
@@ -53,7 +58,7 @@ def upload_route(store: AttachmentStore, settings: Settings, parts: ChannelParts
         except AttachmentRejected as rejected:
             parts.metrics.errors.labels(f"upload_{rejected.reason}").inc()
             return _answer(_STATUS.get(rejected.reason, 400), rejected.reason, rejected.detail)
-        conversation_id = "web-" + session_id
+        conversation_id = conversation_of(session_id)
         stored = await store.save(form.data, form.filename, conversation_id, allow_pdf=False)
         attachment = stored.public(settings.public_url)
         language = form.fields.get("language", "")[:2].lower()

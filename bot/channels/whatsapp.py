@@ -1,7 +1,7 @@
 """WhatsApp, whatever the provider (Twilio, Meta's Cloud API): the rules both follow.
 
-- One customer is one phone number: the conversation id is `wa-` + a hash of the number in
-  E.164 form, so a customer who writes through either provider has one history. The number
+- One customer is one phone number: the conversation id is `wa-` + a keyed hash of the number in
+  E.164 form (bot/ids.py), so a customer who writes through either provider has one history. The number
   itself lives only in the `contacts` table (with the provider that last carried a message).
 - The reply window: free text only within WHATSAPP_WINDOW_HOURS of the customer's last
   message; outside it only an approved template (WHATSAPP_TEMPLATE_SID) may go out.
@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import re
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 
 from bot import keys
 from bot.channels.base import ChannelParts
+from bot.ids import keyed_id
 from bot.intake import Refused
 from bot.settings import Settings
 from handoff.contract import Button, Inbound, Media, Outbound, ReplyWindow
@@ -43,8 +43,9 @@ def e164(number: str) -> str:
     return "+" + digits
 
 
-def conversation_id(number: str) -> str:
-    return ID_PREFIX + hashlib.sha256(e164(number).encode()).hexdigest()[:24]
+def conversation_id(number: str, secret: str) -> str:
+    """Keyed (bot/ids.py): the number cannot be found again from the id without SHOPDESK_SECRET."""
+    return keyed_id(ID_PREFIX, secret, e164(number))
 
 
 def language_of_number(number: str) -> str | None:
@@ -112,7 +113,8 @@ class Recipient:
 class WhatsAppCustomers:
     """What both providers share: the contact, the window, the choices on offer, and taking a message."""
 
-    def __init__(self, parts: ChannelParts, window_hours: float) -> None:
+    def __init__(self, parts: ChannelParts, window_hours: float, secret: str) -> None:
+        self._secret = secret
         self._contacts = parts.contacts
         self._redis = parts.redis
         self._intake = parts.intake
@@ -152,7 +154,7 @@ class WhatsAppCustomers:
         says was tapped, taken only while it is on offer (anything else is the text it shows);
         otherwise "2" or a title is looked up among the offered ones.
         A refused message is answered with the reason, in the customer's language."""
-        cid = conversation_id(number)
+        cid = conversation_id(number, self._secret)
         opting_out = body.strip().casefold() in OPT_OUT_WORDS
         await self._contacts.saw_inbound(cid, FAMILY, e164(number), provider, opted_out=opting_out)
         if opting_out:
@@ -205,7 +207,7 @@ class WhatsAppProvider(ABC):
     def __init__(self, settings: Settings, parts: ChannelParts) -> None:
         self._settings = settings
         self._parts = parts
-        self._customers = WhatsAppCustomers(parts, settings.whatsapp_window_hours)
+        self._customers = WhatsAppCustomers(parts, settings.whatsapp_window_hours, settings.shopdesk_secret)
 
     @abstractmethod
     def has_template(self) -> bool:

@@ -2,7 +2,7 @@
 
 In: `POST /webhooks/twilio/whatsapp` with Twilio's form fields. The `X-Twilio-Signature` is
 checked with twilio's RequestValidator against PUBLIC_URL + path (403 when missing or wrong,
-nothing processed), malformed forms get 400 with the reason, a MessageSid taken before is
+nothing processed; 503 while TWILIO_AUTH_TOKEN is not set: there is no built-in secret), malformed forms get 400 with the reason, a MessageSid taken before is
 acknowledged and dropped (the intake's dedup). The answer is always an empty TwiML
 `<Response/>` right away; the bot's replies go out asynchronously.
 
@@ -165,6 +165,11 @@ class TwilioWhatsApp(whatsapp.WhatsAppProvider):
     # -- in -------------------------------------------------------------------------------
 
     async def webhook(self, request: web.Request) -> web.Response:
+        if not self._settings.twilio_auth_token:
+            # No built-in secret: a webhook nobody can sign is refused, not checked against a default.
+            self._parts.metrics.errors.labels("webhook_unconfigured").inc()
+            log.warning("webhook refused: TWILIO_AUTH_TOKEN is not set (set it to the auth token of your Twilio account)")
+            raise web.HTTPServiceUnavailable(text="TWILIO_AUTH_TOKEN is not set: the Twilio webhook cannot check signatures")
         form = await request.post()
         signature = request.headers.get("X-Twilio-Signature")
         url = self._settings.public_url + request.path_qs

@@ -97,7 +97,7 @@ def setup_privacy(
 ) -> Privacy:
     """Adds the privacy routes and the retention job (every RETENTION_INTERVAL_SECONDS, in one process)."""
     stores = Stores(sessionmaker, tracker_engine(settings.rasa_tracker_db_url), redis,
-                    AttachmentStore.from_config(settings))
+                    AttachmentStore.from_config(settings), secret=settings.shopdesk_secret)
     privacy = Privacy(stores)
     PrivacyRoutes(privacy, settings).add_to(app, agents)
     retention = Retention(privacy, settings.retention_days, settings.complaint_retention_days,

@@ -2,14 +2,14 @@
 
 A customer is named by a WhatsApp number, a web chat session id or a conversation id; the
 conversation ids come from the channels' own id functions (`conversation_id` in
-bot/channels/whatsapp.py and webchat.py) and, for a number, also from the `contacts` rows that
-hold it (ids made by an earlier id scheme).
+bot/channels/whatsapp.py and webchat.py, keyed with SHOPDESK_SECRET) and the ids of the earlier,
+unkeyed scheme: for a number from the `contacts` rows that hold it, for a session id `web-<session id>`.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.channels import webchat, whatsapp
 from db.engine import async_url
-from db.models import Contact
+from db.models import Contact, Message
 from handoff.attachments import AttachmentStore
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -51,7 +51,7 @@ class Subject:
                              "conversation_id=<id>")
         kind = SubjectKind.conversation if key.startswith("conversation") else SubjectKind(key)
         subject = cls(kind, value.strip())
-        subject.own_ids()  # validates
+        subject.own_ids("")  # validates (the ids themselves are computed with the real secret later)
         return subject
 
     def address(self) -> str:
@@ -61,13 +61,13 @@ class Subject:
             raise BadSubject("a WhatsApp number is written +<country code><number>, e.g. +4915110000001")
         return number
 
-    def own_ids(self) -> list[str]:
-        """The conversation ids the channels' id functions give for this customer."""
+    def own_ids(self, secret: str) -> list[str]:
+        """The conversation ids the channels' id functions give for this customer (keyed with `secret`)."""
         if self.kind is SubjectKind.whatsapp:
-            return [whatsapp.conversation_id(self.address())]
+            return [whatsapp.conversation_id(self.address(), secret)]
         if self.kind is SubjectKind.webchat:
             try:
-                return [webchat.conversation_id(self.value)]
+                return [webchat.conversation_id(self.value, secret)]
             except webchat.InvalidSessionId as exc:
                 raise BadSubject(str(exc)) from None
         if not self.value.startswith((whatsapp.ID_PREFIX, webchat.ID_PREFIX)) or len(self.value) > 128:
@@ -91,15 +91,23 @@ class Stores:
     redis: Redis
     # Files customers and agents sent (ATTACHMENT_DIR); each `<token>.json` names its conversation.
     attachments: AttachmentStore | None = None
+    # SHOPDESK_SECRET: the key of the channels' conversation ids.
+    secret: str = field(kw_only=True)
 
     async def conversation_ids(self, subject: Subject) -> list[str]:
-        ids = subject.own_ids()
+        ids = subject.own_ids(self.secret)
         if subject.kind is SubjectKind.whatsapp:
             async with self.sessionmaker() as session:
                 rows = (await session.scalars(
                     select(Contact.conversation_id).where(Contact.address == subject.address())
                 )).all()
             ids += [r for r in rows if r not in ids]
+        if subject.kind is SubjectKind.webchat:
+            # the earlier scheme's id (`web-<session id>`), when older conversations are stored under it
+            earlier = webchat.ID_PREFIX + subject.value
+            async with self.sessionmaker() as session:
+                if await session.scalar(select(Message.id).where(Message.conversation_id == earlier).limit(1)) is not None:
+                    ids.append(earlier)
         return ids
 
     async def tracker_tables(self) -> set[str]:
