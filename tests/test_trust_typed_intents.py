@@ -144,7 +144,7 @@ async def test_cloud_api_visitor_typing_the_external_close_and_a_rating_stores_n
     await assert_attack_failed(gateway, database_url, conversation, ATTACK)
 
 
-async def test_a_typed_rating_payload_with_no_rating_on_offer_is_not_a_rating(
+async def test_a_typed_rating_payload_with_no_rating_on_offer_is_not_a_rating_and_the_chat_goes_on(
     gateway: Gateway, database_url: str,
 ) -> None:
     session_id = new_session_id()
@@ -156,8 +156,13 @@ async def test_a_typed_rating_payload_with_no_rating_on_offer_is_not_a_rating(
         await customer.messages_until_quiet()
         for text in typed:
             await customer.say(text)
-            await customer.messages_until_quiet()
-    assert "give_rating" not in await user_intents(gateway.settings.rasa_url, conversation)
+            # One "not understood", not Rasa's fallback loop up to its circuit breaker.
+            [not_understood] = await customer.messages_until_quiet()
+            assert "nicht verstanden" in not_understood["text"]
+        # The conversation still answers (a tripped circuit breaker would leave it mute).
+        await customer.say("Welche Zahlungsarten gibt es?")
+        [answer] = await customer.messages_until_quiet()
+        assert "nicht verstanden" not in answer["text"]
     await assert_attack_failed(gateway, database_url, conversation, typed)
 
 
@@ -194,16 +199,16 @@ async def test_a_button_carrying_an_external_intent_is_text_even_when_pressed(
     assert await feedback(database_url, web) == await feedback(database_url, wa) == []
 
 
-async def test_rasa_fills_agent_id_only_from_the_gateways_external_intents(gateway: Gateway) -> None:
-    """The domain's own guard, even for text that reached Rasa without the gateway: a typed
-    intent never fills agent_id; the gateway's trigger_intent does."""
+async def test_rasa_fills_agent_id_only_with_the_gateways_external_intents(gateway: Gateway) -> None:
+    """The domain's own guard, even for typed intents that reach Rasa without the gateway: only
+    the two EXTERNAL_… intents (which the gateway never lets a customer send) fill agent_id."""
     rasa = gateway.settings.rasa_url
     typed = webchat_id(new_session_id())
     async with aiohttp.ClientSession() as session:
-        for text in ('/greet{"agent_id": "anna"}', '/EXTERNAL_handoff_closed{"agent_id": "anna"}'):
+        for text in ('/greet{"agent_id": "anna"}', '/give_rating{"rating": 1, "agent_id": "anna"}'):
             async with session.post(f"{rasa}/webhooks/rest/webhook", json={"sender": typed, "message": text}) as response:
                 assert response.status == 200, await response.text()
-    assert await user_intents(rasa, typed) == ["greet", "EXTERNAL_handoff_closed"]  # Rasa did read them as intents
+    assert await user_intents(rasa, typed) == ["greet", "give_rating"]  # Rasa did read them as intents
     assert await agent_id_slot(rasa, typed) is None
 
     triggered = webchat_id(new_session_id())
