@@ -211,15 +211,16 @@ async def test_rasa_fills_agent_id_only_with_the_gateways_external_intents(gatew
     assert await user_intents(rasa, typed) == ["greet", "give_rating"]  # Rasa did read them as intents
     assert await agent_id_slot(rasa, typed) is None
 
-    triggered = webchat_id(new_session_id())
     client = RasaClient(rasa, timeout_seconds=30, give_up_seconds=30)  # the gateway's own call (bot/handback.py)
     await client.start()
     try:
-        replies = await client.trigger_intent(triggered, "EXTERNAL_handoff_closed", {"agent_id": "anna"})
+        for intent in ("EXTERNAL_handoff_closed", "EXTERNAL_complaint_closed"):
+            triggered = webchat_id(new_session_id())
+            replies = await client.trigger_intent(triggered, intent, {"agent_id": "anna"})
+            assert replies, f"the rating question after {intent}"
+            assert await agent_id_slot(rasa, triggered) == "anna"
     finally:
         await client.close()
-    assert replies, "the rating question"
-    assert await agent_id_slot(rasa, triggered) == "anna"
 
 
 # -- what stays: the real close and the offered stars ---------------------------------------------
