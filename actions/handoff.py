@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import db
@@ -149,7 +149,12 @@ class ActionCountFallbacks(Action):
 
 
 class ActionFallback(Action):
-    """A message the bot did not understand: ask to rephrase; the second in a row offers a human."""
+    """A message the bot did not understand: ask to rephrase; the second in a row offers a human.
+
+    It ends the turn (action_listen) itself: as the core fallback (an intent no rule or story
+    expects here, e.g. "5 Sterne" with no rating asked) the policies would predict it again and
+    again until Rasa's circuit breaker stops them without an action_listen, and from then on
+    every message of the conversation trips the breaker at once and goes unanswered."""
 
     def name(self) -> str:
         return "action_fallback"
@@ -162,9 +167,9 @@ class ActionFallback(Action):
                             text=(tracker.latest_message or {}).get("text") or "")
         if int(tracker.get_slot("fallback_count") or 0) >= 2:
             dispatcher.utter_message(text=pick(TEXTS, "offer_after_fallbacks", lang), buttons=offer_human_buttons(lang))
-            return [SlotSet("human_offer", "not_understood")]
+            return [SlotSet("human_offer", "not_understood"), FollowupAction("action_listen")]
         dispatcher.utter_message(text=pick(TEXTS, "not_understood", lang))
-        return []
+        return [FollowupAction("action_listen")]
 
 
 class ActionDeclineHuman(Action):

@@ -1,10 +1,12 @@
-"""The one way into the router for every channel: length, rate limit, dedup, submit.
+"""The one way into the router for every channel: length, rate limit, typed intents, dedup, submit.
 
 A channel parses its provider's request into an `Inbound` and hands it here. The message is
 refused (`Refused`, with the text the customer is told) when it is too long or the customer
-writes too fast; otherwise it is appended to the router's inbox together with its dedup marker
-in one atomic step, so a marker never exists for a message that is not in the inbox and a
-provider's retry of a taken message is recognised and dropped.
+writes too fast; typed intent syntax becomes text unless it is the payload of the on-offer
+button the channel says was pressed (bot/typed_intents.py); then the message is appended to
+the router's inbox together with its dedup marker in one atomic step, so a marker never exists
+for a message that is not in the inbox and a provider's retry of a taken message is recognised
+and dropped. A message taken uses up the buttons on offer: the customer answered them.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import time
 
 from redis.asyncio import Redis
 
-from bot import keys
+from bot import keys, typed_intents
 from bot.metrics import Metrics
 from bot.router import Router
 from bot.transcript import Transcript
 from handoff import texts
-from handoff.contract import Inbound
+from handoff.contract import Button, Inbound
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +70,10 @@ class Intake:
         self._metrics = metrics
         self.max_chars = max_chars
 
-    async def take(self, inbound: Inbound) -> bool:
+    async def take(self, inbound: Inbound, pressed: Button | None = None) -> bool:
         """Into the router's inbox; False when `inbound.external_id` was taken before (a retry).
-        Raises `Refused`."""
+        `pressed` is the button on offer that the channel maps the message to (its payload is
+        the text), None for anything typed. Raises `Refused`."""
         try:
             self._check_length(inbound)
             await self._check_rate(inbound)
@@ -78,6 +81,10 @@ class Intake:
             self._metrics.errors.labels(f"rejected_{refused.reason}").inc()
             log.info("refused conversation=%s channel=%s reason=%s", inbound.conversation_id, inbound.channel, refused.reason)
             raise
+        admitted = typed_intents.admit(inbound, pressed)
+        if admitted is not inbound:
+            log.info("typed intent syntax taken as text channel=%s", inbound.channel)
+            inbound = admitted
         seen = keys.seen(inbound.conversation_id, inbound.external_id) if inbound.external_id else None
         if seen is not None and await self._redis.exists(seen):
             log.info("duplicate dropped conversation=%s channel=%s", inbound.conversation_id, inbound.channel)
@@ -85,7 +92,11 @@ class Intake:
         taken = await self._router.submit(inbound, seen, SEEN_SECONDS)
         if not taken:
             log.info("duplicate dropped conversation=%s channel=%s", inbound.conversation_id, inbound.channel)
-        return taken
+            return False
+        # Only now: a provider's retry of a message that failed before this point must still
+        # find the offer. A later press of the same button is then typed text.
+        await self._redis.delete(keys.buttons(inbound.conversation_id))
+        return True
 
     async def typing(self, conversation_id: str) -> None:
         """The customer is typing: the desk shows the agent who has the conversation (if any)."""

@@ -38,7 +38,8 @@ class Inbound:
     media: tuple[Media, ...] = ()
     external_id: str | None = None  # the provider's message id or the widget's client message id
     # A pressed button sends its payload ("/affirm") to the bot; the transcript, which agents
-    # read, keeps what the customer saw instead (the button's title).
+    # read, keeps what the customer saw instead (the button's title). Typed intent syntax goes
+    # to the bot as text (bot/typed_intents.py); this keeps what the customer typed.
     shown: str | None = None
     accepts_media: bool = False  # the channel can carry a photo from the customer
 

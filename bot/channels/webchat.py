@@ -9,6 +9,8 @@ Client → server
       so the widget can resend what it queued while offline without doubling anything.
       A message the gateway could not take (Redis away) gets no ack: the socket closes with
       1011 and the widget sends the message again once it has reconnected.
+      "/intent{…}" reaches the bot as an intent only as the payload of a button still on
+      offer (a button press); anything else typed is text (bot/typed_intents.py).
 
 Server → client
   {"type": "history", "messages": [{"sender", "text", "agent_id", "created_at", "buttons"?}, …], "max_chars": n}
@@ -46,7 +48,7 @@ from bot.ids import keyed_id
 from bot.intake import Refused
 from bot.settings import Settings
 from handoff.attachments import AttachmentStore
-from handoff.contract import ALWAYS_OPEN, Inbound, Outbound, ReplyWindow
+from handoff.contract import ALWAYS_OPEN, Button, Inbound, Outbound, ReplyWindow
 from handoff.fanout import Fanout
 
 log = logging.getLogger(__name__)
@@ -186,12 +188,13 @@ class WebChat:
                 lines[-1]["buttons"] = offered["buttons"]
         return lines
 
-    async def _pressed(self, conversation_id: str, text: str) -> str | None:
-        """The title of the offered button whose payload `text` is, if it is one of them."""
+    async def _pressed(self, conversation_id: str, text: str) -> Button | None:
+        """The offered button whose payload `text` is, if it is one of them (the intake lets
+        only such a payload reach the bot as an intent: bot/typed_intents.py)."""
         offer = await self._redis.get(keys.buttons(conversation_id))
         if offer is None:
             return None
-        return next((b["title"] for b in json.loads(offer)["buttons"] if b["payload"] == text), None)
+        return next((Button(b["title"], b["payload"]) for b in json.loads(offer)["buttons"] if b["payload"] == text), None)
 
     def _attach(self, conversation_id: str, ws: web.WebSocketResponse) -> None:
         self._sockets[conversation_id].add(ws)
@@ -260,12 +263,12 @@ class WebChat:
             await ws.send_json(error_frame("malformed", "a message frame needs a non-empty string 'text'", **ids))
             return
         try:
+            pressed = await self._pressed(cid, text.strip())
+            # Taken, the message uses up what was on offer (the intake removes it).
             taken = await self._parts.intake.take(Inbound(
                 conversation_id=cid, channel=self.family, text=text.strip(), language=language,
-                external_id=client_id, shown=await self._pressed(cid, text.strip()),
-            ))
-            if taken:  # the customer wrote: what was on offer is gone
-                await self._redis.delete(keys.buttons(cid))
+                external_id=client_id, shown=pressed.title if pressed else None,
+            ), pressed)
         except Refused as refused:
             await ws.send_json(error_frame(refused.reason, refused.detail, refused.text, **ids))
             return

@@ -6,7 +6,8 @@
 - The reply window: free text only within WHATSAPP_WINDOW_HOURS of the customer's last
   message; outside it only an approved template (WHATSAPP_TEMPLATE_SID) may go out.
 - Choices: a provider without buttons shows them as numbered lines, and "2" or a button's
-  title stands for that button's payload while it is on offer.
+  title stands for that button's payload while it is on offer (until the customer's next
+  message); typed intent syntax is text (bot/typed_intents.py).
 - At most 1,600 characters a message (longer texts are split at paragraph, line, sentence or
   word boundaries); STOP / Abmelden opts the number out until the customer writes again.
 """
@@ -163,19 +164,14 @@ class WhatsAppCustomers:
             return
         button = await self._button_for_reply(cid, body, choice)
         try:
-            taken = await self._intake.take(Inbound(
+            await self._intake.take(Inbound(
                 conversation_id=cid, channel=FAMILY, text=button.payload if button else body.strip(),
                 language=language_of_number(number), media=media, external_id=f"{provider}:{message_id}",
                 shown=_shown(body, button), accepts_media=True,
-            ))
+            ), button)  # taken, the message uses up the offer (the intake removes it)
         except Refused as refused:
             if refused.tell and refused.text:
                 await self._delivery.deliver(cid, [Outbound(text=refused.text)])
-            return
-        if taken and button:
-            # Only now: a webhook that failed before this point is retried by the provider and
-            # must still find the offer.
-            await self._redis.delete(keys.buttons(cid))
 
     async def _button_for_reply(self, conversation_id: str, text: str, choice: Button | None) -> Button | None:
         """The offered button that was tapped, or that "2" or "Versand" names, if any."""
