@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.client_address import TrustedProxies
 from db.engine import DEFAULT_DATABASE_URL
 
 
@@ -108,6 +109,16 @@ class Settings:
     complaint_retention_days: int = 730
     retention_interval_seconds: float = 3600.0
     privacy_url: str = ""
+    # Abuse limits (bot/client_address.py, bot/address_limits.py, the desk's queue caps): the proxies
+    # whose X-Forwarded-For is believed, limits per client address and web chat socket, queue caps,
+    # and how long a queued customer may be silent before they leave the queue.
+    trusted_proxies: str = ""
+    new_conversations_per_minute: int = 10
+    webchat_sockets_per_address: int = 20
+    messages_per_address_per_minute: int = 120
+    queue_max_length: int = 200
+    queue_max_per_address: int = 3
+    queue_abandon_seconds: float = 900.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -166,4 +177,12 @@ class Settings:
             complaint_retention_days=max(1, _int(env, "COMPLAINT_RETENTION_DAYS", d.complaint_retention_days)),
             retention_interval_seconds=max(1.0, _float(env, "RETENTION_INTERVAL_SECONDS", d.retention_interval_seconds)),
             privacy_url=env.get("PRIVACY_URL", d.privacy_url),
+            trusted_proxies=TrustedProxies.parse(env.get("TRUSTED_PROXIES", d.trusted_proxies)).text(),
+            new_conversations_per_minute=max(1, _int(env, "NEW_CONVERSATIONS_PER_MINUTE", d.new_conversations_per_minute)),
+            webchat_sockets_per_address=max(1, _int(env, "WEBCHAT_SOCKETS_PER_ADDRESS", d.webchat_sockets_per_address)),
+            messages_per_address_per_minute=max(
+                1, _int(env, "MESSAGES_PER_ADDRESS_PER_MINUTE", d.messages_per_address_per_minute)),
+            queue_max_length=max(1, _int(env, "QUEUE_MAX_LENGTH", d.queue_max_length)),
+            queue_max_per_address=max(1, _int(env, "QUEUE_MAX_PER_ADDRESS", d.queue_max_per_address)),
+            queue_abandon_seconds=max(0.1, _float(env, "QUEUE_ABANDON_SECONDS", d.queue_abandon_seconds)),
         )

@@ -28,6 +28,16 @@ class DeskConfig(Protocol):
     @property
     def max_message_chars(self) -> int: ...  # also the longest agent message
 
+    # Queue caps and silent customers (handoff/queue.py, handoff/sweeper.py).
+    @property
+    def queue_max_length(self) -> int: ...
+
+    @property
+    def queue_max_per_address(self) -> int: ...
+
+    @property
+    def queue_abandon_seconds(self) -> float: ...
+
     @property
     def public_url(self) -> str: ...  # the gateway's address (links in alerts, attachment links)
 
