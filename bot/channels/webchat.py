@@ -59,7 +59,7 @@ from bot.intake import Refused
 from bot.settings import Settings
 from handoff import texts
 from handoff.attachments import AttachmentStore
-from handoff.contract import ALWAYS_OPEN, DeskUnavailable, Inbound, Outbound, ReplyWindow
+from handoff.contract import ALWAYS_OPEN, Inbound, Outbound, ReplyWindow
 from handoff.fanout import Fanout
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class WebChat:
             try:
                 await self._limits.renew(list(self._entries.values()))
                 await self._parts.intake.present(list(self._sockets))
-            except (RedisError, DeskUnavailable) as exc:
+            except Exception as exc:  # a beat that stopped would let every open chat expire
                 log.warning("web chat beat failed, trying again: %s", type(exc).__name__)
 
     async def serves(self, conversation_id: str) -> bool:
@@ -297,8 +297,7 @@ class WebChat:
                         await ws.send_json(error_frame("bad_session_id", str(exc)))
                         continue
                     said = language_tag(frame.get("language"))
-                    history = await self.history(new_id)
-                    if not history:  # a new conversation (or one that never got a line)
+                    if not await self._parts.transcript.history(new_id, limit=1):  # a new conversation
                         try:
                             await self._limits.new_conversation(who, new_id, said)
                         except Refused as refused:
@@ -307,8 +306,9 @@ class WebChat:
                     if cid is not None:
                         self._detach(cid, ws)
                     cid, language = new_id, said
-                    self._attach(cid, ws)
-                    await ws.send_json({"type": "history", "messages": history, "max_chars": self.max_chars})
+                    self._attach(cid, ws)  # before the history is read: no reply falls between them
+                    await ws.send_json({"type": "history", "messages": await self.history(cid),
+                                        "max_chars": self.max_chars})
                     log.debug("webchat hello conversation=%s", cid)
                 elif kind == "typing":
                     if cid is not None:
