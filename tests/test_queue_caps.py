@@ -33,11 +33,15 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     WebchatClient,
     eventually,
     gateway_env,
+    new_number,
     new_session_id,
     running_gateway,
+    sent_to,
     transcript,
     twilio_standin,
     webchat_id,
+    whatsapp_form,
+    whatsapp_id,
 )
 
 SUPERVISOR = "sue-" + "s" * 28
@@ -196,3 +200,25 @@ async def test_an_open_web_chat_keeps_a_silent_customer_in_the_queue_until_it_cl
         await eventually(lambda: in_queue(own_redis, cid), lambda queued: not queued, timeout=20)
         rows = await handoff_rows(database_url, cid)
         assert [r.outcome for r in rows] == ["expired"]
+
+
+async def test_whatsapp_customers_have_no_address_share_and_expire_when_silent(
+    own_redis: str, database_url: str, rasa_server: str, twilio_standin: str,
+) -> None:
+    """A WhatsApp webhook's peer is the provider: no address travels, so the cap per address does
+    not apply (the per-conversation limit is the per-number limit); silence expires them too."""
+    numbers = [new_number(), new_number()]
+    async with desk_gateway(own_redis, database_url, rasa_server, twilio_standin,
+                            QUEUE_MAX_PER_ADDRESS="1", QUEUE_ABANDON_SECONDS="4") as gw:
+        for number in numbers:
+            assert (await gw.webhook(whatsapp_form(number, HUMAN["de"])))[0] == 200
+
+        async def told_expired(number: str) -> list[str]:
+            return await eventually(lambda: sent_to(twilio_standin, number),
+                                    lambda bs: texts.text("queue_expired", "de") in bs, timeout=60, every=0.5)
+
+        for number in numbers:
+            bodies = await told_expired(number)
+            assert any(b.startswith(QUEUED["de"]) for b in bodies)
+            assert texts.text("queue_address_limit", "de", limit=1) not in bodies
+            assert [r.outcome for r in await handoff_rows(database_url, whatsapp_id(number))] == ["expired"]
