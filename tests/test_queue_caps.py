@@ -43,6 +43,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     whatsapp_form,
     whatsapp_id,
 )
+from tests.handoff_support import desk_app, new_id
 
 SUPERVISOR = "sue-" + "s" * 28
 HUMAN = {"de": "Ich will mit einem Mitarbeiter sprechen", "en": "I want to talk to a human"}
@@ -222,3 +223,18 @@ async def test_whatsapp_customers_have_no_address_share_and_expire_when_silent(
             assert any(b.startswith(QUEUED["de"]) for b in bodies)
             assert texts.text("queue_address_limit", "de", limit=1) not in bodies
             assert [r.outcome for r in await handoff_rows(database_url, whatsapp_id(number))] == ["expired"]
+
+
+async def test_a_customer_who_asked_for_a_callback_is_not_expired_as_silent(redis_url: str, database_url: str) -> None:
+    """They were told they need not wait (the timeout offer's "1"): silence is what they were promised.
+    (The desk alone, on a harness: the promise is the desk's.)"""
+    async with desk_app(redis_url, database_url, queue_abandon_seconds=0.5) as h:
+        silent, called_back = new_id(), new_id()
+        await h.handoff(silent)
+        await h.handoff(called_back)
+        await h.desk.queue.set_fields(called_back, "callback", "1")
+        await eventually(lambda: h.desk.queue.get(silent), lambda conv: conv is None, timeout=10)
+        await asyncio.sleep(1.0)
+        still = await h.desk.queue.get(called_back)
+        assert still is not None and still.state.value == "queued"
+        assert await h.delivery.wait_for(silent, texts.text("queue_expired", "de")[:40])
