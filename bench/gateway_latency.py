@@ -211,6 +211,9 @@ async def main_async(args: argparse.Namespace, work: Path, database_url: str) ->
             REDIS_URL=redis.url, DATABASE_URL=database_url, RASA_URL=rasa_url, PUBLIC_URL=f"http://127.0.0.1:{port}",
             TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN,
             TWILIO_API_BASE=f"http://127.0.0.1:{standin_server.port}", RATE_LIMIT_PER_MINUTE="1000000",
+            # Every simulated customer connects from 127.0.0.1: lift the per-address limits.
+            NEW_CONVERSATIONS_PER_MINUTE="1000000", WEBCHAT_SOCKETS_PER_ADDRESS="1000000",
+            MESSAGES_PER_ADDRESS_PER_MINUTE="1000000", QUEUE_MAX_PER_ADDRESS="1000000", QUEUE_MAX_LENGTH="1000000",
             AGENT_TOKENS="bench:" + secrets.token_urlsafe(12),
         ), logs))
         await measure(args, rasa_url, services[-1].url, standin)

@@ -243,6 +243,9 @@ async def main() -> int:
         "REDIS_URL": f"{redis.url}?max_connections=1000", "DATABASE_URL": database_url, "RASA_URL": "http://127.0.0.1:9",
         "AGENT_TOKENS": f"{AGENT}:{TOKEN}", "BUSINESS_HOURS": "24/7", "SHOPDESK_SECRET": SECRET,
         "AGENT_MAX_CONVERSATIONS": str(args.conversations), "RATE_LIMIT_PER_MINUTE": "100000",
+        # Every simulated customer connects from 127.0.0.1: lift the per-address limits.
+        "NEW_CONVERSATIONS_PER_MINUTE": "1000000", "WEBCHAT_SOCKETS_PER_ADDRESS": "1000000",
+        "MESSAGES_PER_ADDRESS_PER_MINUTE": "1000000", "QUEUE_MAX_PER_ADDRESS": "1000000", "QUEUE_MAX_LENGTH": "1000000",
     }
     port_a = stack.free_port()
     process, log = stack._spawn("gateway-a", [str(stack.APP_PYTHON), str(HERE / "handoff_gateway.py")],

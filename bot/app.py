@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from bot.address_limits import AddressLimits
 from bot.channels.base import ChannelParts
 from bot.channels.registry import BUILDERS, Channels
 from bot.contacts import Contacts
@@ -84,9 +85,10 @@ def build_gateway(settings: Settings) -> Gateway:
         notice_seconds=settings.rasa_give_up_seconds + settings.rasa_timeout_seconds,
         max_attempts=settings.router_max_attempts,
     )
+    addresses = AddressLimits.from_settings(redis, settings)
     intake = Intake(redis, router, transcript, RateLimiter(redis, settings.rate_limit_per_minute), metrics,
-                    settings.max_message_chars)
-    parts = ChannelParts(redis, intake, delivery, Contacts(sessionmaker), transcript, metrics)
+                    settings.max_message_chars, addresses)
+    parts = ChannelParts(redis, intake, delivery, Contacts(sessionmaker), transcript, metrics, addresses)
     for build in BUILDERS:
         channels.add(build(settings, parts))
     handback = RasaHandback(rasa, router, channels)

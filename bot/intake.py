@@ -1,18 +1,20 @@
-"""The one way into the router for every channel: length, rate limit, typed intents, dedup, submit.
+"""The one way into the router for every channel: length, rate limits, typed intents, dedup, submit.
 
 A channel parses its provider's request into an `Inbound` and hands it here. The message is
 refused (`Refused`, with the text the customer is told) when it is too long or the customer
-writes too fast; typed intent syntax becomes text unless it is the payload of the on-offer
-button the channel says was pressed (bot/typed_intents.py); then the message is appended to
-the router's inbox together with its dedup marker in one atomic step, so a marker never exists
-for a message that is not in the inbox and a provider's retry of a taken message is recognised
-and dropped. A message taken uses up the buttons on offer: the customer answered them.
+writes too fast (per conversation, and per client address where the channel knows one);
+typed intent syntax becomes text unless it is the payload of the on-offer button the channel
+says was pressed (bot/typed_intents.py); then the message is appended to the router's inbox
+together with its dedup marker in one atomic step, so a marker never exists for a message that
+is not in the inbox and a provider's retry of a taken message is recognised and dropped. A
+message taken uses up the buttons on offer: the customer answered them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
@@ -22,6 +24,9 @@ from bot.router import Router
 from bot.transcript import Transcript
 from handoff import texts
 from handoff.contract import Button, Inbound
+
+if TYPE_CHECKING:
+    from bot.address_limits import AddressLimits
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +66,10 @@ class RateLimiter:
 class Intake:
     def __init__(
         self, redis: Redis, router: Router, transcript: Transcript, limiter: RateLimiter, metrics: Metrics,
-        max_chars: int,
+        max_chars: int, addresses: AddressLimits | None = None,
     ) -> None:
         self._redis = redis
+        self._addresses = addresses  # per client address (web chat); WhatsApp has none
         self._router = router
         self._transcript = transcript
         self._limiter = limiter
@@ -103,6 +109,12 @@ class Intake:
         if self._router.desk is not None:
             await self._router.desk.customer_typing(conversation_id)
 
+    async def present(self, conversation_ids: list[str]) -> None:
+        """The customers of these conversations are still there (a web chat socket is open): the
+        desk does not expire them from the queue as silent."""
+        if self._router.desk is not None and conversation_ids:
+            await self._router.desk.customers_present(conversation_ids)
+
     async def record_only(self, conversation_id: str, channel: str, text: str) -> None:
         """A line for the transcript that nobody answers (an opt-out)."""
         await self._transcript.record(conversation_id, channel, "customer", text)
@@ -123,3 +135,5 @@ class Intake:
                 # Said once per minute, not once per flooding message.
                 tell=count == self._limiter.per_minute + 1,
             )
+        if inbound.address and self._addresses is not None:
+            await self._addresses.message(inbound.address, inbound.language)

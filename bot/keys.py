@@ -67,3 +67,27 @@ def delay_notice(conversation_id: str) -> str:
 # Held by the one gateway process that runs the privacy retention pass (bot/privacy/retention.py)
 # for RETENTION_INTERVAL_SECONDS: the pass runs once per interval however many processes run.
 RETENTION_LEASE = PREFIX + "privacy:retention-lease"
+
+
+# Per client address (bot/address_limits.py). `{who}` is a keyed hash of the address (never the
+# address itself) under the day's `address_key`, which expires after two days: after that the
+# hashes in these short-lived keys identify nobody.
+def address_key(day: int) -> str:
+    """The random HMAC key of one UTC day (days since the epoch), shared by every process."""
+    return f"{PREFIX}addr-key:{day}"
+
+
+def address_new(who: str, window: int) -> str:
+    """Set of hashes of the conversation ids an address opened in one minute."""
+    return f"{PREFIX}addr:{who}:new:{window}"
+
+
+def address_sockets(who: str) -> str:
+    """Sorted set of an address's open web chat sockets (random ids) → expiry (unix s), renewed
+    while the socket is open, so a crashed process's sockets drop out by themselves."""
+    return f"{PREFIX}addr:{who}:sockets"
+
+
+def address_rate(who: str, window: int) -> str:
+    """Message counter of one address in one minute."""
+    return f"{PREFIX}addr:{who}:rate:{window}"

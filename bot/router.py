@@ -322,6 +322,8 @@ class Router:
                         reason="bot_unavailable", priority=Priority.complaint, language=inbound.language or "de",
                         summary="The assistant did not answer; the customer's last message is in the transcript.",
                     )]
+                # The desk caps one client address's queue entries: the address goes with the handoff.
+                replies = [replace(r, address=inbound.address) if isinstance(r, HandoffRequest) else r for r in replies]
                 # Kept before anything is sent: a retry sends these rather than asking Rasa again.
                 await self._redis.hset(progress, "replies", encode_replies(replies))
             await recorded
@@ -375,7 +377,13 @@ class Router:
 
     def _handoff_call(self, conversation_id: str, channel: str, request: HandoffRequest) -> Callable[[], Awaitable[None]]:
         desk = self._require_desk()
-        return lambda: desk.request_handoff(conversation_id, channel, request)
+
+        async def call() -> None:
+            refused = await desk.request_handoff(conversation_id, channel, request)
+            if refused is not None:  # the desk told the customer; the bot carries on
+                self._metrics.errors.labels(f"rejected_{refused}").inc()
+
+        return call
 
     async def _deliver_reply(self, conversation_id: str, batch: list[Outbound]) -> None:
         """The bot's replies; one the channel may not or could not send is not tried again

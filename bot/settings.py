@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.secret_files import read_or_create, var_dir
+from bot.client_address import TrustedProxies
 from db.engine import DEFAULT_DATABASE_URL
 from handoff.auth import parse_agent_tokens
 
@@ -121,6 +122,16 @@ class Settings:
     metrics_token: str = ""
     # The key of conversation ids (bot/ids.py): SHOPDESK_SECRET, else var/shopdesk-secret.
     shopdesk_secret: str = ""
+    # Abuse limits (bot/client_address.py, bot/address_limits.py, the desk's queue caps): the proxies
+    # whose X-Forwarded-For is believed, limits per client address and web chat socket, queue caps,
+    # and how long a queued customer may be silent before they leave the queue.
+    trusted_proxies: str = ""
+    new_conversations_per_minute: int = 10
+    webchat_sockets_per_address: int = 20
+    messages_per_address_per_minute: int = 120
+    queue_max_length: int = 200
+    queue_max_per_address: int = 3
+    queue_abandon_seconds: float = 900.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -184,6 +195,14 @@ class Settings:
             signin_max_delay_seconds=max(0.0, _float(env, "SIGNIN_MAX_DELAY_SECONDS", d.signin_max_delay_seconds)),
             metrics_token=env.get("METRICS_TOKEN", d.metrics_token).strip(),
             shopdesk_secret=env.get("SHOPDESK_SECRET") or read_or_create(var_dir(env) / SECRET_FILE)[0],
+            trusted_proxies=TrustedProxies.parse(env.get("TRUSTED_PROXIES", d.trusted_proxies)).text(),
+            new_conversations_per_minute=max(1, _int(env, "NEW_CONVERSATIONS_PER_MINUTE", d.new_conversations_per_minute)),
+            webchat_sockets_per_address=max(1, _int(env, "WEBCHAT_SOCKETS_PER_ADDRESS", d.webchat_sockets_per_address)),
+            messages_per_address_per_minute=max(
+                1, _int(env, "MESSAGES_PER_ADDRESS_PER_MINUTE", d.messages_per_address_per_minute)),
+            queue_max_length=max(1, _int(env, "QUEUE_MAX_LENGTH", d.queue_max_length)),
+            queue_max_per_address=max(1, _int(env, "QUEUE_MAX_PER_ADDRESS", d.queue_max_per_address)),
+            queue_abandon_seconds=max(0.1, _float(env, "QUEUE_ABANDON_SECONDS", d.queue_abandon_seconds)),
         )
         parse_agent_tokens(settings.agent_tokens)  # a malformed or short token stops the start here
         return settings

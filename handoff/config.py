@@ -38,6 +38,16 @@ class DeskConfig(Protocol):
     @property
     def signin_max_delay_seconds(self) -> float: ...
 
+    # Queue caps and silent customers (handoff/queue.py, handoff/sweeper.py).
+    @property
+    def queue_max_length(self) -> int: ...
+
+    @property
+    def queue_max_per_address(self) -> int: ...
+
+    @property
+    def queue_abandon_seconds(self) -> float: ...
+
     @property
     def public_url(self) -> str: ...  # the gateway's address (links in alerts, attachment links)
 

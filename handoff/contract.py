@@ -42,6 +42,10 @@ class Inbound:
     # to the bot as text (bot/typed_intents.py); this keeps what the customer typed.
     shown: str | None = None
     accepts_media: bool = False  # the channel can carry a photo from the customer
+    # A keyed hash of the client address the message came from (web chat; never the address
+    # itself), for the per-address limits and the queue's cap per address. None: the channel
+    # has no client address (a WhatsApp webhook's peer is the provider).
+    address: str | None = None
 
     def transcript_text(self) -> str:
         """What the transcript keeps of it: what the customer saw, and the media as lines."""
@@ -96,10 +100,12 @@ class HandoffRequest:
     order_number: str | None = None
     fallback_count: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # Set by the gateway, never by the assistant: `Inbound.address` of the message that led here.
+    address: str | None = None
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> HandoffRequest:
-        names = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        names = {f for f in cls.__dataclass_fields__ if f not in ("extra", "address")}
         known = {k: payload[k] for k in names if k in payload}
         extra = {k: v for k, v in payload.items() if k not in names}
         return cls(**known, extra=extra)
@@ -181,13 +187,21 @@ class Desk(Protocol):
         message (for the agent) and the router must not send it to Rasa."""
         ...
 
-    async def request_handoff(self, conversation_id: str, channel: str, request: HandoffRequest) -> None:
+    async def request_handoff(self, conversation_id: str, channel: str, request: HandoffRequest) -> str | None:
         """Queue the conversation (no-op if already queued/with an agent) and tell the
-        customer, through the Delivery, their place in the queue and the expected wait."""
+        customer, through the Delivery, their place in the queue and the expected wait.
+        When a queue cap refuses it, the customer is told why and what to do instead, the
+        conversation stays with the bot, and the refusal's reason is returned (`queue_full`,
+        `queue_address_limit`); None otherwise."""
         ...
 
     async def customer_typing(self, conversation_id: str) -> None:
         """The customer is typing (where the channel tells): the agent who has it sees so."""
+        ...
+
+    async def customers_present(self, conversation_ids: list[str]) -> None:
+        """These customers are still there (their web chat is open), though they may not write:
+        queued ones are not expired as silent (QUEUE_ABANDON_SECONDS)."""
         ...
 
 

@@ -3,7 +3,7 @@
 - `intake`  (handoff/intake.py): the router's `Desk` — handoffs in, customer messages while queued;
 - `agents`  (handoff/agent_actions.py): claim, write, release, close;
 - `views`   (handoff/views.py): what the console reads;
-- `sweeper` (handoff/sweeper.py): grace periods, long waits, queue places;
+- `sweeper` (handoff/sweeper.py): grace periods, long waits, silent customers, queue places;
 - `events`  (handoff/events.py): live events to every process's agent consoles;
 - `typing`  (handoff/typing.py): typing, both ways between customer and agent.
 
@@ -64,8 +64,11 @@ class HandoffDesk:
             raise DeskUnavailable(f"Redis did not answer for a message of {inbound.conversation_id}: {exc}") from exc
         return await self.intake.takes_message(inbound)
 
-    async def request_handoff(self, conversation_id: str, channel: str, request: HandoffRequest) -> None:
-        await self.intake.request_handoff(conversation_id, channel, request)
+    async def request_handoff(self, conversation_id: str, channel: str, request: HandoffRequest) -> str | None:
+        return await self.intake.request_handoff(conversation_id, channel, request)
 
     async def customer_typing(self, conversation_id: str) -> None:
         await self.typing.customer(conversation_id)
+
+    async def customers_present(self, conversation_ids: list[str]) -> None:
+        await self.intake.customers_present(conversation_ids)

@@ -23,7 +23,7 @@ from handoff.config import DeskConfig
 from handoff.contract import Delivery, DeskUnavailable, HandoffRequest, Inbound, Outbound
 from handoff.events import EventHub
 from handoff.notices import QueueNotices, entry
-from handoff.queue import DeskQueue
+from handoff.queue import DeskQueue, QueueCaps
 from handoff.records import HandoffRecords
 from handoff.state import ConversationState, DeskConversation
 
@@ -47,6 +47,7 @@ class DeskIntake:
         self._notices = notices
         self._delivery = delivery
         self._clock = clock
+        self._caps = QueueCaps(max(1, config.queue_max_length), max(1, config.queue_max_per_address))
 
     async def takes_message(self, inbound: Inbound) -> bool:
         cid = inbound.conversation_id
@@ -54,12 +55,20 @@ class DeskIntake:
             conv = await self._queue.get(cid)
             if conv is None:
                 return False
+            if conv.state is ConversationState.queued:
+                await self._queue.customer_seen([cid], self._clock())
             await self._customer_wrote(conv, inbound, self._clock())
             return True
         except RedisError as exc:
             raise DeskUnavailable(f"Redis did not answer while routing a message of {cid}: {exc}") from exc
 
-    async def request_handoff(self, conversation_id: str, channel: str, request: HandoffRequest) -> None:
+    async def customers_present(self, conversation_ids: list[str]) -> None:
+        try:
+            await self._queue.customer_seen(conversation_ids, self._clock())
+        except RedisError as exc:
+            raise DeskUnavailable(f"Redis did not answer while noting {len(conversation_ids)} customers present: {exc}") from exc
+
+    async def request_handoff(self, conversation_id: str, channel: str, request: HandoffRequest) -> str | None:
         now = self._clock()
         lang = texts.language(request.language)
         priority = request.effective_priority()
@@ -71,10 +80,12 @@ class DeskIntake:
             "fallback_count": request.fallback_count, "out_of_hours": "" if open_now else "1",
         }
         try:
-            result = await self._queue.enqueue(conversation_id, priority, now, fields)
+            result = await self._queue.enqueue(conversation_id, priority, now, fields, self._caps, request.address)
+            if result.refused is not None:
+                return await self._refuse(conversation_id, lang, result.refused)
             if not result.created:
                 log.info("handoff again while %s conversation=%s", result.state.value, conversation_id)
-                return
+                return None
             if result.conversation is not None:
                 await self._events.publish({"type": "added", "entry": entry(result.conversation, result.position, now)})
             message = await self._queued_text(lang, result.position, open_now, now)
@@ -84,6 +95,15 @@ class DeskIntake:
                  conversation_id, request.reason, priority, result.position)
         await self._records.opened(conversation_id, channel, request.reason, priority, request.summary, now)
         await self._delivery.deliver(conversation_id, [Outbound(text=message)])
+        return None
+
+    async def _refuse(self, conversation_id: str, lang: str, reason: str) -> str:
+        """A queue cap said no: the customer hears why and what to do; the bot carries on."""
+        log.info("handoff refused conversation=%s reason=%s", conversation_id, reason)
+        await self._delivery.deliver(conversation_id, [Outbound(
+            text=texts.text(reason, lang, limit=self._caps.max_per_address),
+        )])
+        return reason
 
     async def _customer_wrote(self, conv: DeskConversation, inbound: Inbound, now: float) -> None:
         cid = conv.conversation_id

@@ -3,7 +3,9 @@
 | key                                   | type   | what                                                             |
 | ------------------------------------- | ------ | ---------------------------------------------------------------- |
 | `shopdesk:desk:conv:{id}`             | hash   | a conversation with the desk: `state` (queued/agent), the handoff |
-|                                       |        | card (reason, priority, summary, …), `agent`, timestamps, flags. |
+|                                       |        | card (reason, priority, summary, …), `agent`, timestamps, flags, |
+|                                       |        | `address` (keyed hash of the web chat client's address, for the  |
+|                                       |        | cap per address), `customer_seen` (last sign of life, unix s).   |
 |                                       |        | No hash means state `bot`.                                       |
 | `shopdesk:desk:queue`                 | zset   | queued conversation ids; score = priority band × 1e13 + queued   |
 |                                       |        | time in ms, so ZRANGE gives priority first, then oldest first    |

@@ -43,15 +43,25 @@ class NotOwner(Exception):
         self.owner = owner
 
 
-# KEYS: conv, queue   ARGV: id, score, field, value, …
+# KEYS: conv, queue   ARGV: id, score, max length, max per address, address, conv key prefix, field, value, …
+# The caps count the queue as it is in this script; an address's entries are found through the
+# queued conversations' hashes (named from the prefix: the queue holds at most `max length`).
 _ENQUEUE = """
 local st = redis.call('HGET', KEYS[1], 'state')
 if st == 'queued' or st == 'agent' then
   local rank = redis.call('ZRANK', KEYS[2], ARGV[1])
   return {0, st, rank and rank + 1 or 0, {}}
 end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return {2, 'queue_full', 0, {}} end
+if ARGV[5] ~= '' then
+  local same = 0
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if redis.call('HGET', ARGV[6] .. id, 'address') == ARGV[5] then same = same + 1 end
+  end
+  if same >= tonumber(ARGV[4]) then return {2, 'queue_address_limit', 0, {}} end
+end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'state', 'queued', unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], 'state', 'queued', 'customer_seen', ARGV[7], unpack(ARGV, 8))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 local rank = redis.call('ZRANK', KEYS[2], ARGV[1]) + 1
 redis.call('HSET', KEYS[1], 'position_at_queue', rank, 'told_position', rank)
@@ -159,12 +169,41 @@ return 1
 """
 
 
+# The customer showed a sign of life (wrote, or their web chat is open). KEYS: conv  ARGV: now
+_CUSTOMER_SEEN = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'queued' then return 0 end
+redis.call('HSET', KEYS[1], 'customer_seen', ARGV[1])
+return 1
+"""
+
+# A queued customer silent since `cutoff` leaves the queue (not one who asked for a callback: they
+# were told they need not wait). KEYS: conv, queue   ARGV: id, the wait's start, cutoff
+_EXPIRE_SILENT = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'queued' then return 0 end
+if redis.call('HGET', KEYS[1], 'callback') == '1' then return 0 end
+local seen = tonumber(redis.call('HGET', KEYS[1], 'customer_seen') or '0') or 0
+if math.max(seen, tonumber(ARGV[2])) > tonumber(ARGV[3]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class QueueCaps:
+    """QUEUE_MAX_LENGTH and QUEUE_MAX_PER_ADDRESS (a conversation without an address counts for none)."""
+
+    max_length: int
+    max_per_address: int
+
+
 @dataclass(frozen=True)
 class Enqueued:
-    created: bool  # False: the conversation was already queued or with an agent
+    created: bool  # False: the conversation was already queued or with an agent, or `refused`
     state: ConversationState
     position: int  # 1 = next; 0 when with an agent
     conversation: DeskConversation | None  # the new record when created
+    refused: str | None = None  # a cap said no: `queue_full` or `queue_address_limit`
 
 
 class DeskQueue:
@@ -179,6 +218,8 @@ class DeskQueue:
         self._flag_once = redis.register_script(_FLAG_ONCE)
         self._tell_position = redis.register_script(_TELL_POSITION)
         self._bump = redis.register_script(_BUMP)
+        self._customer_seen = redis.register_script(_CUSTOMER_SEEN)
+        self._expire_silent = redis.register_script(_EXPIRE_SILENT)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -260,14 +301,21 @@ class DeskQueue:
 
     # -- changing --------------------------------------------------------------------------
 
-    async def enqueue(self, conversation_id: str, priority: int, queued_at: float, fields: dict[str, Any]) -> Enqueued:
+    async def enqueue(
+        self, conversation_id: str, priority: int, queued_at: float, fields: dict[str, Any], caps: QueueCaps,
+        address: str | None = None,
+    ) -> Enqueued:
         flat: list[Any] = []
-        for name, value in {**fields, "priority": int(priority), "queued_at": f"{queued_at:.3f}"}.items():
+        for name, value in {**fields, "priority": int(priority), "queued_at": f"{queued_at:.3f}",
+                            "address": address}.items():
             flat += [name, "" if value is None else str(value)]
         created, state, position, card = await self._enqueue(
             keys=[keys.conversation(conversation_id), keys.QUEUE],
-            args=[conversation_id, queue_score(priority, queued_at), *flat],
+            args=[conversation_id, queue_score(priority, queued_at), caps.max_length, caps.max_per_address,
+                  address or "", keys.conversation(""), f"{queued_at:.3f}", *flat],
         )
+        if int(created) == 2:
+            return Enqueued(False, ConversationState.bot, 0, None, refused=str(state))
         flat_card = [x for x in card]
         conv = DeskConversation.from_hash(conversation_id, dict(zip(flat_card[::2], flat_card[1::2], strict=True))) if flat_card else None
         return Enqueued(bool(int(created)), ConversationState(state), int(position), conv)
@@ -330,6 +378,20 @@ class DeskQueue:
     async def leave(self, conversation_id: str) -> bool:
         """The customer leaves the queue (back to the bot); False when not queued."""
         return bool(await self._leave(keys=[keys.conversation(conversation_id), keys.QUEUE], args=[conversation_id]))
+
+    async def customer_seen(self, conversation_ids: list[str], now: float) -> None:
+        """The customers of these conversations showed a sign of life (only queued ones are noted)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in conversation_ids:
+                await self._customer_seen(keys=[keys.conversation(cid)], args=[f"{now:.3f}"], client=pipe)
+            await pipe.execute()
+
+    async def expire_silent(self, conversation_id: str, since: float, cutoff: float) -> bool:
+        """Out of the queue if the customer has shown no sign of life since `cutoff` (nor has the
+        wait, which began at `since`); True for the one call that took it out."""
+        return bool(await self._expire_silent(
+            keys=[keys.conversation(conversation_id), keys.QUEUE], args=[conversation_id, f"{since:.3f}", f"{cutoff:.3f}"],
+        ))
 
     async def flag_once(self, conversation_id: str, name: str) -> bool:
         """Set a flag of a queued conversation; True only for the one call that set it."""

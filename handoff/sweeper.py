@@ -1,4 +1,5 @@
-"""The desk's background round: agents away past their grace period, long waits, queue places."""
+"""The desk's background round: agents away past their grace period, long waits, silent customers,
+queue places. Every process runs it; each change is one atomic script that only one of them wins."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from handoff import texts
 from handoff.backoff import stop_if_cancelled
 from handoff.business_hours import BusinessHours
 from handoff.config import DeskConfig
-from handoff.contract import Delivery, Outbound
+from handoff.contract import Delivery, DeliveryFailed, Outbound, WindowClosed
 from handoff.events import EventHub
 from handoff.notices import QueueNotices
 from handoff.queue import DeskQueue
@@ -34,7 +35,8 @@ class Sweeper:
         self._notices = notices
         self._delivery = delivery
         self._clock = clock
-        self.every_seconds = max(0.05, min(1.0, config.agent_grace_seconds / 4, config.queue_timeout_seconds / 4))
+        self.every_seconds = max(0.05, min(1.0, config.agent_grace_seconds / 4, config.queue_timeout_seconds / 4,
+                                           config.queue_abandon_seconds / 4))
 
     async def run(self) -> None:
         while True:
@@ -52,6 +54,7 @@ class Sweeper:
         now = self._clock()
         await self._sweep_grace(now)
         await self._sweep_queue(now)
+        await self._sweep_silent(now)
         await self._notices.tell_positions()
 
     async def _sweep_grace(self, now: float) -> None:
@@ -74,16 +77,36 @@ class Sweeper:
             await self._notices.requeued(cid, position, now)
             await self._delivery.deliver(cid, [Outbound(text=texts.text("agent_back", conv.language))])
 
+    def _wait_began(self, conv: DeskConversation) -> float:
+        """When the customer's wait began: the handoff, or out of hours the next opening."""
+        if not conv.out_of_hours:
+            return conv.queued_at
+        opened = self._hours.next_open(dt.datetime.fromtimestamp(conv.queued_at, dt.UTC))
+        return max(conv.queued_at, opened.timestamp())
+
+    async def _sweep_silent(self, now: float) -> None:
+        """Customers who have shown no sign of life (a message; an open web chat) for
+        QUEUE_ABANDON_SECONDS of their wait leave the queue; the stay is recorded as abandoned
+        (`expired`) and they are told how to come back."""
+        cutoff = now - self._config.queue_abandon_seconds
+        for conv in await self._queue.queued_before(cutoff):
+            if not await self._queue.expire_silent(conv.conversation_id, self._wait_began(conv), cutoff):
+                continue
+            cid = conv.conversation_id
+            log.info("silent customer expired from the queue conversation=%s", cid)
+            await self._events.publish({"type": "removed", "conversation_id": cid, "why": "expired"})
+            await self._records.abandoned(cid, "expired", now)
+            try:
+                await self._delivery.deliver(cid, [Outbound(text=texts.text("queue_expired", conv.language))])
+            except (WindowClosed, DeliveryFailed) as exc:  # the expiry stands; the customer was silent anyway
+                log.warning("expiry notice not sent conversation=%s: %s", cid, type(exc).__name__)
+
     async def _sweep_queue(self, now: float) -> None:
         timeout = self._config.queue_timeout_seconds
         open_now = self._hours.is_open(dt.datetime.fromtimestamp(now, dt.UTC))
         # Only those queued more than timeout / 2 ago can be due (out of hours, the wait starts later).
         for conv in await self._queue.queued_before(now - timeout / 2):
-            started = conv.queued_at
-            if conv.out_of_hours:
-                opened = self._hours.next_open(dt.datetime.fromtimestamp(conv.queued_at, dt.UTC))
-                started = max(started, opened.timestamp())
-            waited = now - started
+            waited = now - self._wait_began(conv)
             if waited > timeout / 2 and "bumped" not in conv.extra and await self._queue.bump(conv):
                 await self._notices.updated(conv.conversation_id, now)
             if open_now and waited > timeout and not conv.timeout_offered:

@@ -83,6 +83,49 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "Dein Mitarbeiter ist gerade nicht erreichbar. Du bist wieder ganz vorn in der Warteschlange.",
         "en": "Your team member is unavailable right now. You are back at the front of the queue.",
     },
+    # Abuse limits (bot/address_limits.py, the queue caps, silent queue entries): what happened, what to do.
+    "too_many_conversations": {
+        "de": "Von deinem Internetanschluss wurden gerade sehr viele neue Chats geöffnet. Bitte warte eine Minute, "
+              "der Chat verbindet sich dann von selbst wieder.",
+        "en": "A lot of new chats were opened from your internet connection just now. Please wait a minute; "
+              "the chat will reconnect by itself.",
+    },
+    "too_many_sockets": {
+        "de": "Von deinem Internetanschluss sind schon sehr viele Chatfenster offen. Bitte schließ andere "
+              "Chatfenster oder Tabs, der Chat verbindet sich dann von selbst wieder.",
+        "en": "Too many chat windows are open from your internet connection. Please close other chat windows "
+              "or tabs; the chat will reconnect by itself.",
+    },
+    "address_rate_limited": {
+        "de": "Von deinem Internetanschluss kommen gerade sehr viele Nachrichten. Bitte warte eine Minute und "
+              "schick deine Nachricht dann noch einmal.",
+        "en": "A lot of messages are coming from your internet connection just now. Please wait a minute, "
+              "then send your message again.",
+    },
+    "queue_full": {
+        "de": "Gerade warten leider sehr viele Kunden auf unser Team, deshalb kann ich dich im Moment nicht in "
+              "die Warteschlange setzen. Bitte frag in ein paar Minuten noch einmal nach einem Mitarbeiter. "
+              "Bis dahin helfe ich dir gern weiter – eine Reklamation kannst du auch direkt hier bei mir "
+              "aufgeben, unser Team bearbeitet sie.",
+        "en": "Sorry, a lot of customers are waiting for our team right now, so I can't put you in the queue at "
+              "the moment. Please ask for a team member again in a few minutes. Until then I'm happy to help – "
+              "you can also file a complaint right here with me and our team will handle it.",
+    },
+    "queue_address_limit": {
+        "de": "Von deinem Internetanschluss warten schon {limit} Chats auf unser Team, mehr nehme ich nicht "
+              "in die Warteschlange. Bitte schreib dein Anliegen in einen der wartenden Chats oder frag "
+              "später noch einmal nach einem Mitarbeiter. Bis dahin helfe ich dir gern weiter.",
+        "en": "{limit} chats from your internet connection are already waiting for our team, so I can't add "
+              "another one to the queue. Please write your question in one of the waiting chats or ask for a "
+              "team member again later. Until then I'm happy to help.",
+    },
+    "queue_expired": {
+        "de": "Da wir eine Weile nichts von dir gehört haben, habe ich dich aus der Warteschlange genommen. "
+              "Wenn du noch Hilfe brauchst, schreib mir einfach – ich bin für dich da und hole bei Bedarf "
+              "wieder jemanden aus dem Team dazu.",
+        "en": "As we haven't heard from you for a while, I've taken you out of the queue. If you still need "
+              "help, just write to me – I'm here and will bring in someone from the team again if needed.",
+    },
 }
 
 _WEEKDAYS = {

@@ -71,6 +71,14 @@ def cloud_standin(service_logs: Path) -> Iterator[str]:
     service.stop()
 
 
+# Every test connects from 127.0.0.1 to one Redis: the per-address limits and queue caps would add up
+# across the whole run. Their own tests (tests/test_trust_limits.py, tests/test_queue_caps.py) set them.
+UNLIMITED_ADDRESS = {
+    "NEW_CONVERSATIONS_PER_MINUTE": "1000000", "WEBCHAT_SOCKETS_PER_ADDRESS": "1000000",
+    "MESSAGES_PER_ADDRESS_PER_MINUTE": "1000000", "QUEUE_MAX_LENGTH": "1000000", "QUEUE_MAX_PER_ADDRESS": "1000000",
+}
+
+
 def gateway_env(
     redis_url: str, database_url: str, rasa_url: str, twilio_url: str, cloud_url: str = "http://127.0.0.1:9", **extra: str,
 ) -> dict[str, str]:
@@ -81,7 +89,7 @@ def gateway_env(
         "WHATSAPP_CLOUD_PHONE_NUMBER_ID": CLOUD_PHONE_NUMBER_ID, "WHATSAPP_CLOUD_VERIFY_TOKEN": CLOUD_VERIFY_TOKEN,
         "WHATSAPP_CLOUD_API_BASE": cloud_url,
         "AGENT_TOKENS": f"anna:{AGENT_TOKEN}", "BUSINESS_HOURS": "24/7",
-        "ATTACHMENT_DIR": str(TEST_ATTACHMENTS), "SHOPDESK_SECRET": TEST_SECRET, **extra,
+        "ATTACHMENT_DIR": str(TEST_ATTACHMENTS), "SHOPDESK_SECRET": TEST_SECRET, **UNLIMITED_ADDRESS, **extra,
     }
 
 
@@ -263,9 +271,11 @@ class WebchatClient:
 
     @classmethod
     @asynccontextmanager
-    async def connect(cls, ws_url: str, session_id: str | None = None, language: str = "de") -> AsyncIterator[WebchatClient]:
+    async def connect(
+        cls, ws_url: str, session_id: str | None = None, language: str = "de", headers: dict[str, str] | None = None,
+    ) -> AsyncIterator[WebchatClient]:
         async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(ws_url) as ws:
+            async with session.ws_connect(ws_url, headers=headers) as ws:
                 client = cls(session, ws)
                 if session_id is not None:
                     await ws.send_json({"type": "hello", "session_id": session_id, "language": language})

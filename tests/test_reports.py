@@ -211,7 +211,7 @@ async def test_summary_counts_a_scripted_day_of_conversations(
             "by_agent": {"rita": {"ratings": 1, "average": 2.0, "satisfied_share": 0.0, "low_ratings": 1}},
         },
         "queue": {
-            "handoffs": 3, "claimed": 1, "abandoned": 1,
+            "handoffs": 3, "claimed": 1, "abandoned": 1, "expired": 0,
             "wait_seconds_p50": round(wait, 1), "wait_seconds_p90": round(wait, 1),
             "first_response_seconds_p50": round(first_response, 1),
             "first_response_seconds_p90": round(first_response, 1),

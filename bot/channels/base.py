@@ -12,6 +12,7 @@ from typing import TypeVar
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bot.address_limits import AddressLimits
 from bot.contacts import Contacts
 from bot.intake import Intake
 from bot.metrics import Metrics
@@ -33,6 +34,7 @@ class ChannelParts:
     contacts: Contacts
     transcript: Transcript
     metrics: Metrics
+    addresses: AddressLimits  # limits per client address (channels that know one: web chat)
 
 
 class Malformed(ValueError):

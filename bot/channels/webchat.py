@@ -21,7 +21,15 @@ Server → client
    "buttons": [{"title", "payload"}, …], "agent_id": …, "custom": {…}|null}
   {"type": "typing", "agent": null|"<name>"}               the bot (or that agent) is writing an answer
   {"type": "error", "reason": "malformed"|"hello_first"|"bad_session_id"|"too_long"|
-   "rate_limited"|"unknown_type", "detail": "…", "text": "<for the customer>"|null, "client_id"?}
+   "rate_limited"|"address_rate_limited"|"too_many_conversations"|"too_many_sockets"|"unknown_type",
+   "detail": "…", "text": "<for the customer>"|null, "client_id"?}
+
+Limits (bot/address_limits.py), each answered with an error frame whose `text` tells the customer
+what happened and what to do: per client address (bot/client_address.py) the open sockets
+(WEBCHAT_SOCKETS_PER_ADDRESS), the new conversations a minute (NEW_CONVERSATIONS_PER_MINUTE: a
+hello for a session without a transcript) and the messages a minute (MESSAGES_PER_ADDRESS_PER_MINUTE);
+per socket the messages a minute (RATE_LIMIT_PER_MINUTE, as per conversation: switching session ids
+does not reset it). The first two close the socket (1013, try again later); the widget reconnects slowly.
 
 Outgoing frames go straight to the sockets this process holds and through the fan-out
 (`keys.WEBCHAT_FANOUT`) to every other gateway process, which pushes them to the sockets of that
@@ -32,21 +40,27 @@ The reply window of web chat is always open. Photos come in through `POST /webch
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import re
 import secrets
+import time
 from collections import defaultdict
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from redis.exceptions import RedisError
 
 from bot import keys
 from bot.channels.base import ChannelParts
 from bot.channels.webchat_upload import upload_route
 from bot.ids import keyed_id
+from bot.client_address import TrustedProxies, client_address
 from bot.intake import Refused
 from bot.settings import Settings
+from handoff import texts
 from handoff.attachments import AttachmentStore
 from handoff.contract import ALWAYS_OPEN, Button, Inbound, Outbound, ReplyWindow
 from handoff.fanout import Fanout
@@ -94,6 +108,23 @@ def language_tag(raw: object) -> str | None:
     return primary if primary in _LANGUAGES else None
 
 
+class SocketRate:
+    """The messages of one socket in the current minute, whichever session ids it says hello with."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._window = -1
+        self._count = 0
+
+    def over(self) -> bool:
+        """Counts one message; True when it is one too many."""
+        window = int(time.time() // 60)
+        if window != self._window:
+            self._window, self._count = window, 0
+        self._count += 1
+        return self._count > self.per_minute
+
+
 class WebChat:
     """The `Channel` unit of the web chat widget: this process's websockets, and sends that
     reach the socket whichever process holds it."""
@@ -110,6 +141,11 @@ class WebChat:
         self._sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._origin = secrets.token_hex(8)  # this process, in fan-out envelopes
         self._fanout = Fanout(parts.redis, keys.WEBCHAT_FANOUT, self._push)
+        self._trusted = TrustedProxies.parse(settings.trusted_proxies)
+        self._limits = parts.addresses
+        # This process's sockets → (address pseudonym, socket entry), renewed by `_beat`.
+        self._entries: dict[web.WebSocketResponse, tuple[str, str]] = {}
+        self._beat_task: asyncio.Task[None] | None = None
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(PATH, self.websocket)
@@ -121,9 +157,24 @@ class WebChat:
 
     async def start(self) -> None:
         await self._fanout.start()
+        self._beat_task = asyncio.create_task(self._beat(), name="webchat:beat")
 
     async def close(self) -> None:
+        if self._beat_task is not None:
+            self._beat_task.cancel()
+            await asyncio.gather(self._beat_task, return_exceptions=True)
         await self._fanout.close()
+
+    async def _beat(self) -> None:
+        """Every third of a socket entry's life: renews this process's socket entries (a crashed
+        process's run out by themselves) and tells the desk whose web chat is still open."""
+        while True:
+            await asyncio.sleep(self._limits.socket_ttl_seconds / 3)
+            try:
+                await self._limits.renew(list(self._entries.values()))
+                await self._parts.intake.present(list(self._sockets))
+            except Exception as exc:  # a beat that stopped would let every open chat expire
+                log.warning("web chat beat failed, trying again: %s", type(exc).__name__)
 
     async def serves(self, conversation_id: str) -> bool:
         return conversation_id.startswith(ID_PREFIX)
@@ -206,11 +257,35 @@ class WebChat:
             if not sockets:
                 del self._sockets[conversation_id]
 
+    async def _refuse_socket(self, ws: web.WebSocketResponse, refused: Refused) -> None:
+        """A limit of the whole address: say so, and close (the widget reconnects slowly)."""
+        self._parts.metrics.errors.labels(f"rejected_{refused.reason}").inc()
+        log.info("webchat socket refused reason=%s", refused.reason)
+        await ws.send_json(error_frame(refused.reason, refused.detail, refused.text))
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=refused.reason.encode())
+
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
+        who = await self._limits.pseudonym(client_address(request, self._trusted))
+        try:  # the language of a refusal before the hello: the browser's
+            entry = await self._limits.open_socket(who, language_tag(request.headers.get("Accept-Language")))
+        except Refused as refused:
+            await self._refuse_socket(ws, refused)
+            return ws
+        self._entries[ws] = (who, entry)
+        try:
+            await self._converse(ws, who)
+        finally:
+            self._entries.pop(ws, None)
+            with contextlib.suppress(RedisError):  # else the entry runs out by itself
+                await self._limits.close_socket(who, entry)
+        return ws
+
+    async def _converse(self, ws: web.WebSocketResponse, who: str) -> None:
         cid: str | None = None
         language: str | None = None
+        rate = SocketRate(self._settings.rate_limit_per_minute)
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
@@ -229,10 +304,17 @@ class WebChat:
                     except InvalidSessionId as exc:
                         await ws.send_json(error_frame("bad_session_id", str(exc)))
                         continue
+                    said = language_tag(frame.get("language"))
+                    if not await self._parts.transcript.history(new_id, limit=1):  # a new conversation
+                        try:
+                            await self._limits.new_conversation(who, new_id, said)
+                        except Refused as refused:
+                            await self._refuse_socket(ws, refused)
+                            break
                     if cid is not None:
                         self._detach(cid, ws)
-                    cid, language = new_id, language_tag(frame.get("language"))
-                    self._attach(cid, ws)
+                    cid, language = new_id, said
+                    self._attach(cid, ws)  # before the history is read: no reply falls between them
                     await ws.send_json({"type": "history", "messages": await self.history(cid),
                                         "max_chars": self.max_chars})
                     log.debug("webchat hello conversation=%s", cid)
@@ -243,16 +325,24 @@ class WebChat:
                     if cid is None:
                         await ws.send_json(error_frame("hello_first", "send a hello frame with your session_id first"))
                         continue
-                    await self._customer_message(ws, cid, language, frame)
+                    if rate.over():  # the per-conversation limit, for the socket: new session ids do not reset it
+                        self._parts.metrics.errors.labels("rejected_rate_limited").inc()
+                        client_id = frame.get("client_id")
+                        await ws.send_json(error_frame(
+                            "rate_limited", f"more than {rate.per_minute} messages a minute on this connection",
+                            texts.text("rate_limited", language),
+                            **({"client_id": client_id} if isinstance(client_id, str) else {}),
+                        ))
+                        continue
+                    await self._customer_message(ws, cid, language, frame, who)
                 else:
                     await ws.send_json(error_frame("unknown_type", f"frame type {kind!r} is not one of hello, message, typing"))
         finally:
             if cid is not None:
                 self._detach(cid, ws)
-        return ws
 
     async def _customer_message(
-        self, ws: web.WebSocketResponse, cid: str, language: str | None, frame: dict[str, Any],
+        self, ws: web.WebSocketResponse, cid: str, language: str | None, frame: dict[str, Any], who: str,
     ) -> None:
         text, client_id = frame.get("text"), frame.get("client_id")
         if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
@@ -267,7 +357,7 @@ class WebChat:
             # Taken, the message uses up what was on offer (the intake removes it).
             taken = await self._parts.intake.take(Inbound(
                 conversation_id=cid, channel=self.family, text=text.strip(), language=language,
-                external_id=client_id, shown=pressed.title if pressed else None,
+                external_id=client_id, shown=pressed.title if pressed else None, address=who,
             ), pressed)
         except Refused as refused:
             await ws.send_json(error_frame(refused.reason, refused.detail, refused.text, **ids))

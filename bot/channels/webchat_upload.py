@@ -8,7 +8,8 @@ it lands in the transcript, reaches the agent, and the assistant's complaint for
 complaint's photo.
 
 Answers: 200 `{"ok": true, "attachment": {url, content_type, name}}` (`"duplicate": true` for a
-client_id taken before), 400 bad_session_id/malformed, 413 too_large, 415 type, 429 rate_limited.
+client_id taken before), 400 bad_session_id/malformed, 413 too_large, 415 type, 429 rate_limited,
+address_rate_limited or too_many_conversations (the limits of bot/address_limits.py, as on the websocket).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from bot.channels.base import ChannelParts
+from bot.client_address import TrustedProxies, client_address
 from bot.intake import Refused
 from bot.settings import Settings
 from handoff.attachments import AttachmentRejected, AttachmentStore, read_upload
@@ -30,20 +32,23 @@ log = logging.getLogger(__name__)
 PATH = "/webchat/upload"
 FAMILY = "webchat"
 _STATUS = {"too_large": 413, "type": 415}
+_TOO_FAST = ("rate_limited", "address_rate_limited")
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _LANGUAGES = ("de", "en")
 # The widget runs on the shop's pages (another origin); no cookies are involved, the session id is in the form.
 CORS = {"Access-Control-Allow-Origin": "*"}
 
 
-def _answer(status: int, reason: str, detail: str) -> web.Response:
-    return web.json_response({"ok": False, "error": reason, "detail": detail}, status=status, headers=CORS)
+def _answer(status: int, reason: str, detail: str, text: str | None = None) -> web.Response:
+    """A refusal; `text` tells the customer (in their language) what happened and what to do."""
+    return web.json_response({"ok": False, "error": reason, "detail": detail, "text": text}, status=status, headers=CORS)
 
 
 def upload_route(
     store: AttachmentStore, settings: Settings, parts: ChannelParts, conversation_of: Callable[[str], str],
 ) -> web.RouteDef:
     """`conversation_of`: the web chat's conversation id of a session id (bot/channels/webchat.py)."""
+    trusted = TrustedProxies.parse(settings.trusted_proxies)
 
     async def upload(request: web.Request) -> web.Response:
         try:
@@ -59,18 +64,26 @@ def upload_route(
             parts.metrics.errors.labels(f"upload_{rejected.reason}").inc()
             return _answer(_STATUS.get(rejected.reason, 400), rejected.reason, rejected.detail)
         conversation_id = conversation_of(session_id)
+        raw_language = form.fields.get("language", "")[:2].lower()
+        language = raw_language if raw_language in _LANGUAGES else None
+        who = await parts.addresses.pseudonym(client_address(request, trusted))
+        try:  # a photo into a conversation without a line opens it, as a hello would
+            if not await parts.transcript.history(conversation_id, limit=1):
+                await parts.addresses.new_conversation(who, conversation_id, language)
+        except Refused as refused:
+            parts.metrics.errors.labels(f"rejected_{refused.reason}").inc()
+            return _answer(429, refused.reason, refused.detail, refused.text)
         stored = await store.save(form.data, form.filename, conversation_id, allow_pdf=False)
         attachment = stored.public(settings.public_url)
-        language = form.fields.get("language", "")[:2].lower()
         try:
             taken = await parts.intake.take(Inbound(
                 conversation_id=conversation_id, channel=FAMILY, text=caption,
-                language=language if language in _LANGUAGES else None, external_id=client_id,
+                language=language, external_id=client_id, address=who,
                 media=(Media(url=attachment["url"], content_type=stored.content_type),), accepts_media=True,
             ))
         except Refused as refused:
             store.delete(stored.token)
-            return _answer(429 if refused.reason == "rate_limited" else 400, refused.reason, refused.detail)
+            return _answer(429 if refused.reason in _TOO_FAST else 400, refused.reason, refused.detail, refused.text)
         if not taken:
             store.delete(stored.token)
             return web.json_response({"ok": True, "duplicate": True}, headers=CORS)

@@ -377,7 +377,7 @@
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (response.ok && data.ok) { bubble.classList.remove("sdw-pending"); return; }
         bubble.remove();
-        var why = data.error === "too_large" ? T.tooLarge : data.error === "type" ? T.wrongType : (data.detail || response.status);
+        var why = data.error === "too_large" ? T.tooLarge : data.error === "type" ? T.wrongType : (data.text || data.detail || response.status);
         addMessage("note", T.photoFailed + why, null);
       });
     }).catch(function () {
@@ -411,6 +411,7 @@
   function onFrame(frame) {
     if (!frame || typeof frame.type !== "string") return;
     if (frame.type === "history") {
+      limited = false;
       input.maxLength = frame.max_chars;  // the gateway's limit (MAX_MESSAGE_CHARS)
       while (log.firstChild) log.removeChild(log.firstChild);
       (frame.messages || []).forEach(function (m) { addMessage(m.sender, shownText(m.sender, m.text), m.buttons || null); });
@@ -431,7 +432,11 @@
       if (frame.custom && frame.custom.attachment) { renderAttachment(bubble, frame.custom.attachment); scrollDown(); }
     } else if (frame.type === "error") {
       if (frame.client_id) settle(frame.client_id, false);
-      addMessage("note", frame.text || frame.detail || frame.reason, null);
+      // Refused for the whole connection (too many chats or windows from this address): the socket
+      // closes and we reconnect slowly; the note is shown once, not at every attempt.
+      var again = limited;
+      limited = ADDRESS_LIMITS.indexOf(frame.reason) >= 0;
+      if (!(again && limited)) addMessage("note", frame.text || frame.detail || frame.reason, null);
     }
   }
 
@@ -459,8 +464,10 @@
   }
 
   var reconnectTimer = null;
+  var ADDRESS_LIMITS = ["too_many_conversations", "too_many_sockets"];
+  var limited = false;  // the last connection was refused by an address limit
   function scheduleReconnect() {
-    var delay = Math.min(10000, 500 * Math.pow(2, retry)) * (0.75 + Math.random() * 0.5);
+    var delay = (limited ? 20000 : Math.min(10000, 500 * Math.pow(2, retry))) * (0.75 + Math.random() * 0.5);
     retry += 1;
     clearTimeout(reconnectTimer);
     reconnectTimer = setTimeout(connect, delay);

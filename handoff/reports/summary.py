@@ -240,10 +240,13 @@ class ReportQueries:
 
     async def _queue(self, session: AsyncSession, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
         in_period = (Handoff.queued_at >= start, Handoff.queued_at < end)
-        handoffs, claimed, responded, abandoned = (await session.execute(
+        # `abandoned`: waits that ended without a claim (left, timed out, expired); `expired`: those of
+        # them that left the queue because the customer went silent (QUEUE_ABANDON_SECONDS).
+        handoffs, claimed, responded, abandoned, expired = (await session.execute(
             select(func.count(), func.count(Handoff.claimed_at),
                    func.count(case((Handoff.claimed_at.is_not(None), Handoff.first_response_at))),
-                   func.count(case((Handoff.claimed_at.is_(None) & Handoff.abandoned_at.is_not(None), 1))))
+                   func.count(case((Handoff.claimed_at.is_(None) & Handoff.abandoned_at.is_not(None), 1))),
+                   func.count(case((Handoff.outcome == "expired", 1))))
             .where(*in_period)
         )).one()
         dialect = session.get_bind().dialect.name
@@ -254,7 +257,7 @@ class ReportQueries:
             session, response, responded, *in_period, Handoff.claimed_at.is_not(None), Handoff.first_response_at.is_not(None),
         )
         return {
-            "handoffs": handoffs, "claimed": claimed, "abandoned": abandoned,
+            "handoffs": handoffs, "claimed": claimed, "abandoned": abandoned, "expired": expired,
             "wait_seconds_p50": wait_p50, "wait_seconds_p90": wait_p90,
             "first_response_seconds_p50": response_p50, "first_response_seconds_p90": response_p90,
         }

@@ -23,6 +23,7 @@ const TEXTS = {
     f_csat: "Zufrieden (4–5 ★)", f_average: "Ø Sterne", f_response: "Antwortquote Bewertung",
     f_bot_csat: "Zufrieden nur Bot", f_agent_csat: "Zufrieden nach Team",
     f_wait: "Wartezeit p50 / p90", f_first: "Erste Antwort p50 / p90", f_abandoned: "Abgebrochene Wartezeiten",
+    f_expired: "Davon still verlassen (abgelaufen)",
     f_complaints: "Reklamationen", f_repeat: "Kunden mit wiederholter Reklamation",
     bot_only: "Nur Bot", after_agent: "Nach Team", contained: "Vom Bot gelöst", handed_off: "Übergeben",
     claimed: "Angenommen", abandoned: "Abgebrochen", waiting: "Sonst (wartend, offen)",
@@ -46,6 +47,7 @@ const TEXTS = {
     f_csat: "Satisfied (4–5 ★)", f_average: "Average stars", f_response: "Rating response rate",
     f_bot_csat: "Satisfied, bot only", f_agent_csat: "Satisfied after an agent",
     f_wait: "Wait p50 / p90", f_first: "First response p50 / p90", f_abandoned: "Abandoned waits",
+    f_expired: "Of them expired (customer silent)",
     f_complaints: "Complaints", f_repeat: "Customers with a repeat complaint",
     bot_only: "Bot only", after_agent: "After an agent", contained: "Solved by the bot", handed_off: "Handed off",
     claimed: "Claimed", abandoned: "Abandoned", waiting: "Other (waiting, open)",
@@ -200,6 +202,7 @@ function renderFigures(s) {
     ["f_wait", `${seconds(q.wait_seconds_p50)} / ${seconds(q.wait_seconds_p90)}`],
     ["f_first", `${seconds(q.first_response_seconds_p50)} / ${seconds(q.first_response_seconds_p90)}`],
     ["f_abandoned", `${num(q.abandoned)} / ${num(q.handoffs)}`],
+    ["f_expired", num(q.expired)],
     ["f_complaints", num(s.complaints.total)],
     ["f_repeat", num(s.complaints.repeat_customers)],
   ];
