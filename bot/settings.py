@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.secret_files import read_or_create, var_dir
 from bot.client_address import TrustedProxies
+from bot.secret_files import read_or_create, var_dir
 from db.engine import DEFAULT_DATABASE_URL
 from handoff.auth import parse_agent_tokens
 

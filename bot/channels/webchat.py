@@ -56,8 +56,8 @@ from redis.exceptions import RedisError
 from bot import keys
 from bot.channels.base import ChannelParts
 from bot.channels.webchat_upload import upload_route
-from bot.ids import keyed_id
 from bot.client_address import TrustedProxies, client_address
+from bot.ids import keyed_id
 from bot.intake import Refused
 from bot.settings import Settings
 from handoff import texts
