@@ -7,6 +7,7 @@ collaborators here; shared resources open and close in one cleanup context, in o
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,7 @@ def build_gateway(settings: Settings) -> Gateway:
     async def resources(_app: web.Application) -> AsyncIterator[None]:
         # Opened in this order, closed in the reverse: the router's workers stop before the
         # connections they use. (The desk's tasks are set up by setup_handoff, before this.)
+        sweeper: asyncio.Task[None] | None = None
         try:
             await rasa.start()
             for unit in channels:
@@ -98,9 +100,12 @@ def build_gateway(settings: Settings) -> Gateway:
                 except TimeoutError:
                     raise RuntimeError(f"REDIS_URL={settings.redis_url} is not reachable: start Redis there "
                                        "or point REDIS_URL at a running one") from None
-            await router.resume_waiting()
+            sweeper = asyncio.create_task(router.sweep(settings.inbox_sweep_seconds), name="router:sweep")
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                await asyncio.gather(sweeper, return_exceptions=True)
             await router.stop()
             for unit in channels:
                 await unit.close()

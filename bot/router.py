@@ -168,9 +168,25 @@ class Router:
         task.add_done_callback(self._workers.discard)
 
     async def resume_waiting(self) -> None:
-        """At start-up: work the inboxes a stopped process left behind."""
+        """Works the inboxes nobody works: those a stopped or crashed process left behind (its
+        lock expired or was released). An inbox whose lock is held is skipped: a live holder
+        looks at its inbox again before it lets go, and a dead holder's lock runs out, after
+        which the next sweep takes the inbox."""
         async for key in self._redis.scan_iter(match=keys.inbox_pattern(), count=500):
-            self.work(key.removeprefix(keys.inbox("")))
+            conversation_id = key.removeprefix(keys.inbox(""))
+            if not await self._redis.exists(keys.worker(conversation_id)):
+                self.work(conversation_id)
+
+    async def sweep(self, every_seconds: float) -> None:
+        """`resume_waiting` at start-up and then every `every_seconds`, so a message left behind
+        by a crashed process is answered within seconds of its lock expiring, without the
+        customer writing again (not only when some gateway process restarts)."""
+        while True:
+            try:
+                await self.resume_waiting()
+            except RedisError as exc:
+                log.warning("inbox sweep failed error=%s; next sweep in %.1f s", type(exc).__name__, every_seconds)
+            await asyncio.sleep(every_seconds)
 
     async def stop(self) -> None:
         for task in list(self._workers):

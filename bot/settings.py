@@ -73,6 +73,8 @@ class Settings:
     # A customer message whose handling keeps failing (database, Redis) is tried this often,
     # with backoff, before it goes to the dead-letter list.
     router_max_attempts: int = 8
+    # How often every gateway process looks for inboxes nobody works (left by a crashed process).
+    inbox_sweep_seconds: float = 5.0
 
     agent_tokens: str = ""  # "name:token,name:token"
     business_hours: str = "Mon-Fri 08:00-18:00 Europe/Berlin"
@@ -141,6 +143,7 @@ class Settings:
             rasa_timeout_seconds=_float(env, "RASA_TIMEOUT_SECONDS", d.rasa_timeout_seconds),
             rasa_give_up_seconds=_float(env, "RASA_GIVE_UP_SECONDS", d.rasa_give_up_seconds),
             router_max_attempts=max(1, _int(env, "ROUTER_MAX_ATTEMPTS", d.router_max_attempts)),
+            inbox_sweep_seconds=max(0.1, _float(env, "INBOX_SWEEP_SECONDS", d.inbox_sweep_seconds)),
             agent_tokens=env.get("AGENT_TOKENS", d.agent_tokens),
             business_hours=env.get("BUSINESS_HOURS") or d.business_hours,
             business_holidays=env.get("BUSINESS_HOLIDAYS", d.business_holidays),
