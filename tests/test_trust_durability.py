@@ -5,15 +5,24 @@ a crashed process left behind is answered without the customer writing again."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
+import stack
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
 from bot import keys
 from bot.router import WORKER_LOCK_SECONDS, encode
 from bot.settings import Settings
+from handoff import texts
 from handoff.contract import Inbound
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     WebchatClient,
@@ -22,6 +31,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     new_number,
     new_session_id,
     own_database,
+    rasa_heard,
     running_gateway,
     sent_to,
     transcript,
@@ -94,3 +104,73 @@ async def test_a_message_left_by_a_crashed_process_is_answered_once_its_lock_exp
         await redis.aclose()
     assert rows.count(("customer", QUESTION)) == 1
     assert [s for s, _ in rows].count("bot") >= 1
+
+
+@asynccontextmanager
+async def slow_rasa(rasa_url: str, delay: float) -> AsyncIterator[tuple[str, Counter[str]]]:
+    """A loopback HTTP hop in front of the real Rasa that holds every message `delay` seconds
+    before passing it on, and counts the messages it got per conversation."""
+    heard: Counter[str] = Counter()
+
+    async def forward(request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.path == "/webhooks/rest/webhook":
+            heard[json.loads(body)["sender"]] += 1
+            await asyncio.sleep(delay)
+        async with aiohttp.ClientSession() as session, session.request(
+            request.method, rasa_url + request.path_qs, data=body, headers={"Content-Type": "application/json"},
+        ) as response:
+            return web.Response(status=response.status, body=await response.read(), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", forward)
+    server = TestServer(app, host="127.0.0.1", port=stack.free_port())
+    await server.start_server()
+    try:
+        yield f"http://127.0.0.1:{server.port}", heard
+    finally:
+        await server.close()
+
+
+async def test_a_rasa_call_slower_than_its_timeout_is_waited_for_not_sent_again(
+    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+) -> None:
+    url, _ = own_database
+    async with slow_rasa(rasa_server, delay=2.0) as (rasa_url, heard):
+        settings = Settings.from_env(gateway_env(
+            redis_url, url, rasa_url, twilio_standin, RASA_TIMEOUT_SECONDS="0.3", RASA_GIVE_UP_SECONDS="30",
+        ))
+        session_id = new_session_id()
+        conversation = webchat_id(session_id)
+        async with running_gateway(settings) as gateway, WebchatClient.connect(gateway.ws_url, session_id) as chat:
+            await chat.next("history")
+            await chat.say(QUESTION)
+            await chat.next("ack")
+            replies = await chat.messages_until_quiet(quiet=3)
+    texts_ = [r["text"] or "" for r in replies]
+    assert texts_[0] == texts.text("delay", "de")  # told after RASA_TIMEOUT_SECONDS …
+    assert any("Versand" in t for t in texts_[1:])  # … and answered by the same call
+    assert heard[conversation] == 1
+    assert await rasa_heard(rasa_server, conversation, QUESTION) == 1
+
+
+async def test_a_rasa_call_still_running_at_the_give_up_time_is_not_sent_again(
+    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+) -> None:
+    url, _ = own_database
+    async with slow_rasa(rasa_server, delay=6.0) as (rasa_url, heard):
+        settings = Settings.from_env(gateway_env(
+            redis_url, url, rasa_url, twilio_standin, RASA_TIMEOUT_SECONDS="0.5", RASA_GIVE_UP_SECONDS="2",
+        ))
+        session_id = new_session_id()
+        conversation = webchat_id(session_id)
+        async with running_gateway(settings) as gateway, WebchatClient.connect(gateway.ws_url, session_id) as chat:
+            await chat.next("history")
+            await chat.say(QUESTION)
+            await chat.next("ack")
+            await chat.messages_until_quiet(quiet=3)
+            rows = await eventually(lambda: transcript(url, conversation), lambda r: len(r) >= 2)
+            await asyncio.sleep(6)
+    assert heard[conversation] == 1
+    assert rows.count(("customer", QUESTION)) == 1
+    assert rows[-1][0] == "bot"  # the offer of a human, after "one moment"
