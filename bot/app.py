@@ -87,6 +87,7 @@ def build_gateway(settings: Settings) -> Gateway:
     handback = RasaHandback(rasa, router, channels)
     desk = setup_handoff(app, settings, redis, sessionmaker, delivery, handback, handback)
     router.desk = desk
+    delivery.publish = desk.events.publish
 
     async def resources(_app: web.Application) -> AsyncIterator[None]:
         # Opened in this order, closed in the reverse: the router's workers stop before the

@@ -45,10 +45,10 @@ class Transcript:
             ])
 
     async def history(self, conversation_id: str, limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
-        """The newest `limit` lines, oldest first."""
+        """The newest `limit` lines the customer may see (no system lines), oldest first."""
         async with self._sessionmaker() as session:
             rows = (await session.scalars(
-                select(Message).where(Message.conversation_id == conversation_id)
+                select(Message).where(Message.conversation_id == conversation_id, Message.sender != Sender.system.value)
                 .order_by(Message.id.desc()).limit(limit)
             )).all()
         return [

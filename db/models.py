@@ -28,6 +28,9 @@ class Sender(str, enum.Enum):
     customer = "customer"
     bot = "bot"
     agent = "agent"
+    # The gateway's own marks for the agent (a message the channel could not deliver); never
+    # shown to the customer.
+    system = "system"
 
 
 class Message(Base):
@@ -46,7 +49,7 @@ class Message(Base):
     )
 
     __table_args__ = (
-        CheckConstraint("sender IN ('customer', 'bot', 'agent')", name="ck_messages_sender"),
+        CheckConstraint("sender IN ('customer', 'bot', 'agent', 'system')", name="ck_messages_sender"),
     )
 
 

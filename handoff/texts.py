@@ -27,6 +27,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "Auswählen",
         "en": "Choose",
     },
+    "not_delivered": {  # a system line for the agent under messages a channel could not deliver
+        "de": "Nicht zugestellt: {error}",
+        "en": "Not delivered: {error}",
+    },
     "delay": {
         "de": "Einen Moment bitte, ich bin gleich für dich da.",
         "en": "One moment please, I'll be right with you.",

@@ -25,6 +25,7 @@ from bot.settings import Settings
 from handoff import texts
 from handoff.contract import Inbound
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+    AGENT_TOKEN,
     WebchatClient,
     eventually,
     gateway_env,
@@ -34,6 +35,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     rasa_heard,
     running_gateway,
     sent_to,
+    standin_failures,
     transcript,
     twilio_standin,
     webchat_id,
@@ -174,3 +176,51 @@ async def test_a_rasa_call_still_running_at_the_give_up_time_is_not_sent_again(
     assert heard[conversation] == 1
     assert rows.count(("customer", QUESTION)) == 1
     assert rows[-1][0] == "bot"  # the offer of a human, after "one moment"
+
+
+async def test_a_whatsapp_send_that_finally_fails_is_marked_for_the_agent_and_never_reported_as_sent(
+    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+) -> None:
+    url, _ = own_database
+    settings = Settings.from_env(gateway_env(redis_url, url, rasa_server, twilio_standin, WHATSAPP_SEND_ATTEMPTS="2"))
+    number = new_number()
+    conversation = whatsapp_id(number)
+    headers = {"Authorization": f"Bearer {AGENT_TOKEN}"}
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        async with running_gateway(settings) as gateway, aiohttp.ClientSession(headers=headers) as agent, \
+                agent.ws_connect(gateway.url.replace("http", "ws") + "/agent/ws") as console:
+            await console.send_json({"type": "auth", "token": AGENT_TOKEN})
+            assert (await console.receive_json(timeout=10))["type"] == "hello"
+            # A bot reply the provider refuses: in the transcript with the mark, in the not-sent list.
+            await standin_failures(twilio_standin, number, count=1, status=400, code=21211)
+            assert (await gateway.webhook(whatsapp_form(number, QUESTION)))[0] == 200
+            await eventually(lambda: transcript(url, conversation), lambda r: any(s == "system" for s, _ in r))
+            not_sent = [json.loads(e) for e in await redis.lrange(keys.NOT_SENT, 0, -1)]
+            assert any(e["conversation_id"] == conversation and e["reason"] == "DeliveryFailed" for e in not_sent)
+
+            # An agent's message the provider refuses: 502 with the error, the mark live and in the transcript.
+            assert (await gateway.webhook(whatsapp_form(number, "Ich möchte mit einem Menschen sprechen")))[0] == 200
+
+            async def queued() -> int:
+                async with agent.post(f"{gateway.url}/api/handoff/{conversation}/claim") as response:
+                    return response.status
+            await eventually(queued, lambda status: status == 200)
+            await standin_failures(twilio_standin, number, count=1, status=400, code=21211)
+            async with agent.post(f"{gateway.url}/api/handoff/{conversation}/messages", json={"text": "Hallo, hier ist Anna."}) as response:
+                assert response.status == 502
+                body = await response.json()
+            assert body["error"] == "delivery_failed" and "21211" in body["detail"]
+            while True:
+                event = await console.receive_json(timeout=20)
+                if event.get("conversation_id") == conversation and event.get("not_delivered"):
+                    break
+                assert not (event.get("type") == "message" and event.get("sender") == "agent"), event
+            rows = await transcript(url, conversation)
+    finally:
+        await redis.aclose()
+    assert event["sender"] == "system" and "21211" in event["text"]
+    at = rows.index(("agent", "Hallo, hier ist Anna."))
+    assert rows[at + 1][0] == "system" and "21211" in rows[at + 1][1]
+    system = [t for s, t in rows if s == "system"]
+    assert len(system) == 2 and all("21211" in t for t in system)
