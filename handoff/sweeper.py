@@ -1,11 +1,12 @@
-"""The desk's background round: agents away past their grace period, long waits, queue places."""
+"""The desk's background round: agents away past their grace period, long waits, queue places,
+agents' closes whose later steps failed."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from handoff import texts
 from handoff.backoff import stop_if_cancelled
@@ -25,6 +26,7 @@ class Sweeper:
     def __init__(
         self, config: DeskConfig, queue: DeskQueue, records: HandoffRecords, hours: BusinessHours, events: EventHub,
         notices: QueueNotices, delivery: Delivery, clock: Callable[[], float],
+        finish_closes: Callable[[], Awaitable[None]],
     ) -> None:
         self._config = config
         self._queue = queue
@@ -34,6 +36,7 @@ class Sweeper:
         self._notices = notices
         self._delivery = delivery
         self._clock = clock
+        self._finish_closes = finish_closes
         self.every_seconds = max(0.05, min(1.0, config.agent_grace_seconds / 4, config.queue_timeout_seconds / 4))
 
     async def run(self) -> None:
@@ -53,6 +56,7 @@ class Sweeper:
         await self._sweep_grace(now)
         await self._sweep_queue(now)
         await self._notices.tell_positions()
+        await self._finish_closes()
 
     async def _sweep_grace(self, now: float) -> None:
         # One look per agent, not a script per conversation: an agent who is online or was seen

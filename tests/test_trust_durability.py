@@ -5,6 +5,7 @@ a crashed process left behind is answered without the customer writing again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import time
@@ -109,13 +110,19 @@ async def test_a_message_left_by_a_crashed_process_is_answered_once_its_lock_exp
 
 
 @asynccontextmanager
-async def slow_rasa(rasa_url: str, delay: float) -> AsyncIterator[tuple[str, Counter[str]]]:
+async def slow_rasa(rasa_url: str, delay: float, refuse: Counter[str] | None = None) -> AsyncIterator[tuple[str, Counter[str]]]:
     """A loopback HTTP hop in front of the real Rasa that holds every message `delay` seconds
-    before passing it on, and counts the messages it got per conversation."""
+    before passing it on, and counts the messages it got per conversation. `refuse[path_end]`
+    calls whose path ends so are answered 503 (Rasa failing) instead."""
     heard: Counter[str] = Counter()
+    refuse = refuse if refuse is not None else Counter()
 
     async def forward(request: web.Request) -> web.Response:
         body = await request.read()
+        for end, left in refuse.items():
+            if left > 0 and request.path.endswith(end):
+                refuse[end] -= 1
+                return web.Response(status=503, text="rasa failing")
         if request.path == "/webhooks/rest/webhook":
             heard[json.loads(body)["sender"]] += 1
             await asyncio.sleep(delay)
@@ -224,3 +231,46 @@ async def test_a_whatsapp_send_that_finally_fails_is_marked_for_the_agent_and_ne
     assert rows[at + 1][0] == "system" and "21211" in rows[at + 1][1]
     system = [t for s, t in rows if s == "system"]
     assert len(system) == 2 and all("21211" in t for t in system)
+
+
+async def claimed_by_anna(gateway_url: str, agent: aiohttp.ClientSession, conversation: str) -> None:
+    async def claim() -> int:
+        async with agent.post(f"{gateway_url}/api/handoff/{conversation}/claim") as response:
+            return response.status
+    await eventually(claim, lambda status: status == 200)
+
+
+async def test_a_close_whose_hand_back_fails_is_finished_by_the_desk_once(
+    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+) -> None:
+    url, _ = own_database
+    refuse: Counter[str] = Counter()
+    async with slow_rasa(rasa_server, delay=0, refuse=refuse) as (rasa_url, _heard):
+        settings = Settings.from_env(gateway_env(redis_url, url, rasa_url, twilio_standin))
+        session_id = new_session_id()
+        conversation = webchat_id(session_id)
+        headers = {"Authorization": f"Bearer {AGENT_TOKEN}"}
+        async with running_gateway(settings) as gateway, aiohttp.ClientSession(headers=headers) as agent, \
+                WebchatClient.connect(gateway.ws_url, session_id) as chat:
+            await chat.next("history")
+            await chat.say("Ich möchte mit einem Menschen sprechen")
+            await claimed_by_anna(gateway.url, agent, conversation)
+            refuse["/trigger_intent"] = 2  # Rasa fails the hand back twice
+            async with agent.post(f"{gateway.url}/api/handoff/{conversation}/close", json={"note": "erledigt"}) as response:
+                assert response.status == 200
+                assert await response.json() == {"closed": True, "handed_back": False}
+            # Nobody does anything: the desk's sweeper tries again until Rasa takes it back.
+            while True:
+                frame = await chat.next("message", timeout=30)
+                if frame["buttons"]:
+                    break
+            assert [b["payload"] for b in frame["buttons"]] == [f'/give_rating{{"rating": {n}}}' for n in range(1, 6)]
+            await asyncio.sleep(8)  # a second hand back would ask again by now
+            with contextlib.suppress(AssertionError):
+                await chat.next("none", timeout=1)  # takes in what arrived meanwhile
+            ratings = [f for f in chat.frames if f.get("type") == "message" and f.get("buttons")]
+            assert refuse["/trigger_intent"] == 0
+            async with agent.get(f"{gateway.url}/api/conversations/{conversation}") as response:
+                handoffs = (await response.json())["handoffs"]
+    assert len(ratings) == 1  # asked once
+    assert [(h["outcome"], h["resolution_note"]) for h in handoffs] == [("closed", "erledigt")]
