@@ -106,7 +106,7 @@ def start_stack(var: Path) -> Stack:
         # Rasa reloading its model on two busy cores takes minutes: customers wait for the bot
         # rather than being offered a human (that path has tests of its own).
         RASA_GIVE_UP_SECONDS=str(ANSWER_SECONDS), RATE_LIMIT_PER_MINUTE="1000",
-        RESTART_LIMIT="20", RESTART_BACKOFF_SECONDS="0.5", PYTHONUNBUFFERED="1",
+        RESTART_LIMIT="10", RESTART_BACKOFF_SECONDS="0.5", PYTHONUNBUFFERED="1",
     )
     process = subprocess.Popen([str(stack.APP_PYTHON), "scripts/run.py"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -303,6 +303,8 @@ async def measure(running: Stack, conversations: int, messages: int, concurrency
           f"{messages} messages each; sending took {sending:.0f} s, everything answered after {answered_after:.0f} s")
     print("killed (-9, restarted by make run): " + ", ".join(f"{s} at {t:.0f} s" for s, t in killed))
     print(f"client resends (no ack / no 200 yet): {sum(c.resent for c in customers)}; clients that gave up: {len(given_up)}")
+    services = json.loads((running.var / "services.json").read_text())["services"]
+    print("restarts by make run's supervisor: " + ", ".join(f"{name} {s['restarts']}" for name, s in services.items()))
     print("\n| channel  | acknowledged | lost | doubled | unanswered |\n| -------- | ------------ | ---- | ------- | ---------- |")
     for channel, f in [*per_channel.items(), ("total", figures)]:
         print(f"| {channel:<8} | {f.acknowledged:>12} | {f.lost:>4} | {f.doubled:>7} | {f.unanswered:>10} |")

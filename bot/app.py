@@ -70,7 +70,8 @@ def build_gateway(settings: Settings) -> Gateway:
     sessionmaker = session_factory(engine)
     metrics = Metrics(settings.services_file)
     transcript = Transcript(sessionmaker)
-    rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_give_up_seconds)
+    rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_give_up_seconds,
+                      settings.rasa_max_concurrent)
     channels = Channels()
     delivery = GatewayDelivery(transcript, channels, metrics)
     router = Router(

@@ -12,6 +12,10 @@ timeout (5 minutes in Rasa 3.6, not configurable) or the action server's databas
 the gateway does not decide from a clock that a turn is over. Sent again, with backoff, is only
 a call that did not reach a running turn: Rasa refused the connection (restarting) or answered
 an error status (the turn ended), or the connection broke because Rasa died (its turn with it).
+
+At most `max_concurrent` messages of one gateway process are with Rasa at a time; the others
+wait their turn here. Rasa works one turn at a time anyway, and a restarted Rasa that got every
+waiting conversation at once would not answer its health check and be killed again as hung.
 """
 
 from __future__ import annotations
@@ -71,8 +75,9 @@ def parse_replies(raw: object) -> list[Outbound | HandoffRequest]:
 
 
 class RasaClient:
-    def __init__(self, rasa_url: str, timeout_seconds: float, give_up_seconds: float) -> None:
+    def __init__(self, rasa_url: str, timeout_seconds: float, give_up_seconds: float, max_concurrent: int = 8) -> None:
         self.rasa_url = rasa_url
+        self._slots = asyncio.Semaphore(max(1, max_concurrent))
         self._notice_after = timeout_seconds
         self._give_up = give_up_seconds
         self._session: aiohttp.ClientSession | None = None
@@ -133,7 +138,7 @@ class RasaClient:
             await asyncio.sleep(min(backoff.next(), remaining))
 
     async def _post(self, url: str, body: dict[str, Any]) -> tuple[int, list[Outbound | HandoffRequest]]:
-        async with self.session.post(url, json=body) as response:
+        async with self._slots, self.session.post(url, json=body) as response:
             if response.status != 200:
                 return response.status, []
             return 200, parse_replies(await response.json(content_type=None))
