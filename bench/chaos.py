@@ -57,9 +57,14 @@ QUESTIONS = [
     "Wann habt ihr geöffnet?",
     "Was kostet der Versand nach Österreich?",
 ]
-# What is killed when this share of all messages has been acknowledged (kill -9 each; the
-# supervisor restarts it).
-CHAOS = [(0.10, "gateway-1"), (0.30, "rasa"), (0.50, "actions"), (0.70, "redis")]
+# What is killed (kill -9; the supervisor restarts it) when this share of all messages has been
+# acknowledged ("acked": while customers write) or answered ("answered": while the router, Rasa
+# and the action server work through them).
+CHAOS = [
+    ("acked", 0.10, "gateway-1"), ("acked", 0.50, "redis"),
+    ("answered", 0.20, "rasa"), ("answered", 0.40, "gateway-1"), ("answered", 0.60, "actions"),
+    ("answered", 0.80, "redis"),
+]
 RESEND_SECONDS = 300.0  # a client gives up on a message it could not hand over after this long
 ANSWER_SECONDS = 900.0  # after the last acknowledgement, the run waits this long for answers
 
@@ -88,7 +93,14 @@ class Stack:
         raise SystemExit(f"make run did not print {pattern!r}:\n{''.join(self.output[-40:])}")
 
     def pid(self, service: str) -> int:
-        return int(json.loads((self.var / "services.json").read_text())["services"][service]["pid"])
+        return int(self.services()[service]["pid"])
+
+    def state(self, service: str) -> str:
+        return str(self.services()[service]["state"])
+
+    def services(self) -> dict[str, dict[str, object]]:
+        services: dict[str, dict[str, object]] = json.loads((self.var / "services.json").read_text())["services"]
+        return services
 
     @property
     def database_url(self) -> str:
@@ -206,12 +218,22 @@ async def converse(clients: Clients, index: int, messages: int, customers: list[
 
 async def chaos(running: Stack, customers: list[Customer], total: int, killed: list[tuple[str, float]]) -> None:
     started = time.monotonic()
-    for share, service in CHAOS:
-        while sum(len(c.acknowledged) for c in customers) < share * total:
+    for measure, share, service in CHAOS:
+        while True:
+            if measure == "acked":
+                done = sum(len(c.acknowledged) for c in customers)
+            else:
+                rows = await transcripts(running.database_url)
+                figures = [check(rows.get(c.conversation_id, []), c) for c in customers]
+                done = sum(f.acknowledged - f.lost - f.unanswered for f in figures)
+            if done >= share * total:
+                break
+            await asyncio.sleep(0.2 if measure == "acked" else 1.0)
+        while running.state(service) != "running":  # not while the supervisor restarts it
             await asyncio.sleep(0.2)
         os.kill(running.pid(service), signal.SIGKILL)
         killed.append((service, time.monotonic() - started))
-        print(f"chaos: kill -9 {service} at {time.monotonic() - started:.1f} s", flush=True)
+        print(f"chaos: kill -9 {service} at {time.monotonic() - started:.1f} s ({share:.0%} {measure})", flush=True)
 
 
 @dataclass
@@ -281,16 +303,16 @@ async def measure(running: Stack, conversations: int, messages: int, concurrency
         chaos_task = asyncio.create_task(chaos(running, customers, conversations * messages, killed))
         results = await asyncio.gather(*(one(i) for i in range(conversations)), return_exceptions=True)
         sending = time.monotonic() - started
-        chaos_task.cancel()
     given_up = [r for r in results if isinstance(r, BaseException)]
 
     deadline = time.monotonic() + ANSWER_SECONDS
     while True:
         rows = await transcripts(running.database_url)
         figures = total(check(rows.get(c.conversation_id, []), c) for c in customers)
-        if (figures.lost == 0 and figures.unanswered == 0) or time.monotonic() > deadline:
+        if (figures.lost == 0 and figures.unanswered == 0 and chaos_task.done()) or time.monotonic() > deadline:
             break
         await asyncio.sleep(2)
+    chaos_task.cancel()
     await asyncio.sleep(5)  # late doubles would show now
     rows = await transcripts(running.database_url)
     per_channel = {
@@ -303,8 +325,8 @@ async def measure(running: Stack, conversations: int, messages: int, concurrency
           f"{messages} messages each; sending took {sending:.0f} s, everything answered after {answered_after:.0f} s")
     print("killed (-9, restarted by make run): " + ", ".join(f"{s} at {t:.0f} s" for s, t in killed))
     print(f"client resends (no ack / no 200 yet): {sum(c.resent for c in customers)}; clients that gave up: {len(given_up)}")
-    services = json.loads((running.var / "services.json").read_text())["services"]
-    print("restarts by make run's supervisor: " + ", ".join(f"{name} {s['restarts']}" for name, s in services.items()))
+    print("restarts by make run's supervisor: "
+          + ", ".join(f"{name} {s['restarts']}" for name, s in running.services().items()))
     print("\n| channel  | acknowledged | lost | doubled | unanswered |\n| -------- | ------------ | ---- | ------- | ---------- |")
     for channel, f in [*per_channel.items(), ("total", figures)]:
         print(f"| {channel:<8} | {f.acknowledged:>12} | {f.lost:>4} | {f.doubled:>7} | {f.unanswered:>10} |")

@@ -30,6 +30,7 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     WebchatClient,
     eventually,
     gateway_env,
+    inserts_fail,
     new_number,
     new_session_id,
     own_database,
@@ -274,3 +275,31 @@ async def test_a_close_whose_hand_back_fails_is_finished_by_the_desk_once(
                 handoffs = (await response.json())["handoffs"]
     assert len(ratings) == 1  # asked once
     assert [(h["outcome"], h["resolution_note"]) for h in handoffs] == [("closed", "erledigt")]
+
+
+async def test_a_handoff_whose_record_failed_is_finished_by_the_retry_and_queued_once(
+    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+) -> None:
+    url, path = own_database
+    settings = Settings.from_env(gateway_env(redis_url, url, rasa_server, twilio_standin, ROUTER_MAX_ATTEMPTS="50"))
+    session_id = new_session_id()
+    conversation = webchat_id(session_id)
+    headers = {"Authorization": f"Bearer {AGENT_TOKEN}"}
+    async with running_gateway(settings) as gateway, aiohttp.ClientSession(headers=headers) as agent, \
+            WebchatClient.connect(gateway.ws_url, session_id) as chat:
+        await chat.next("history")
+        with inserts_fail(path, "handoffs"):  # queued in Redis, then the handoff record fails
+            await chat.say("Ich möchte mit einem Menschen sprechen")
+            await chat.next("ack")
+            await asyncio.sleep(3)
+        queued_notice = texts.text("queued", "de", position=1, wait="").split(".")[0]
+        await eventually(lambda: transcript(url, conversation), lambda rows: any(queued_notice in t for _, t in rows))
+        await asyncio.sleep(3)
+        rows = await transcript(url, conversation)
+        async with agent.get(f"{gateway.url}/api/handoff/queue") as response:
+            queue = await response.json()
+        async with agent.get(f"{gateway.url}/api/conversations/{conversation}") as response:
+            handoffs = (await response.json())["handoffs"]
+    assert sum(queued_notice in t for _, t in rows) == 1
+    assert len(handoffs) == 1 and handoffs[0]["closed_at"] is None
+    assert json.dumps(queue).count(conversation) == 1
