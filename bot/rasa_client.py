@@ -46,6 +46,8 @@ def rasa_request(inbound: Inbound) -> dict[str, Any]:
             "channel": inbound.channel,
             "accepts_media": inbound.accepts_media,
             "language": inbound.language,
+            # The message identity: a turn that answered nothing is looked up by it (`send`).
+            "message_id": inbound.external_id,
             "media": [{"url": m.url, "content_type": m.content_type} for m in inbound.media],
         },
     }
@@ -118,9 +120,9 @@ class RasaClient:
                 if not call.done() and remaining <= 0:
                     raise TimeoutError
                 status, replies = await asyncio.wait_for(asyncio.shield(call), timeout=max(remaining, 0.001))
-                if status == 200:
+                if status == 200 and (replies or await self._turn_kept(inbound)):
                     return replies
-                problem = f"HTTP {status}"
+                problem = f"HTTP {status}" if status != 200 else "no answer and the turn is not in the tracker"
             except aiohttp.ClientError as exc:  # a connect timeout is one of these: not reached
                 problem = type(exc).__name__
             except TimeoutError:
@@ -136,6 +138,26 @@ class RasaClient:
             if remaining <= 0:
                 raise RasaUnavailable(f"{url} did not answer after {attempt} attempts ({problem})")
             await asyncio.sleep(min(backoff.next(), remaining))
+
+    async def _turn_kept(self, inbound: Inbound) -> bool:
+        """Rasa's REST channel answers 200 with no messages also when the turn failed inside Rasa
+        (its lock store or tracker store away: the error is only logged there). A turn that
+        really answered nothing is in the tracker with this message's identity; one that failed
+        is not, and is sent again (it ended, so it runs nowhere)."""
+        if inbound.external_id is None:
+            return True
+        url = f"{self.rasa_url}/conversations/{inbound.conversation_id}/tracker"
+        try:
+            async with self._slots, self.session.get(url, timeout=aiohttp.ClientTimeout(total=self._notice_after)) as response:
+                if response.status != 200:
+                    return False
+                tracker = await response.json(content_type=None)
+        except TimeoutError:
+            return False
+        return any(
+            event.get("event") == "user" and (event.get("metadata") or {}).get("message_id") == inbound.external_id
+            for event in tracker.get("events") or [] if isinstance(event, dict)
+        )
 
     async def _post(self, url: str, body: dict[str, Any]) -> tuple[int, list[Outbound | HandoffRequest]]:
         async with self._slots, self.session.post(url, json=body) as response:
