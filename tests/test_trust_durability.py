@@ -111,12 +111,17 @@ async def test_a_message_left_by_a_crashed_process_is_answered_once_its_lock_exp
 
 
 @asynccontextmanager
-async def slow_rasa(rasa_url: str, delay: float, refuse: Counter[str] | None = None) -> AsyncIterator[tuple[str, Counter[str]]]:
+async def slow_rasa(
+    rasa_url: str, delay: float, refuse: Counter[str] | None = None, swallow: Counter[str] | None = None,
+) -> AsyncIterator[tuple[str, Counter[str]]]:
     """A loopback HTTP hop in front of the real Rasa that holds every message `delay` seconds
-    before passing it on, and counts the messages it got per conversation. `refuse[path_end]`
-    calls whose path ends so are answered 503 (Rasa failing) instead."""
+    before passing it on, and counts the messages it got per conversation. The next
+    `refuse[path_end]` calls whose path ends so are answered 503 (Rasa failing), the next
+    `swallow[path_end]` 200 with no messages (what Rasa's REST channel answers when the turn
+    failed inside Rasa, e.g. its lock store away), instead of being passed on."""
     heard: Counter[str] = Counter()
     refuse = refuse if refuse is not None else Counter()
+    swallow = swallow if swallow is not None else Counter()
 
     async def forward(request: web.Request) -> web.Response:
         body = await request.read()
@@ -124,6 +129,10 @@ async def slow_rasa(rasa_url: str, delay: float, refuse: Counter[str] | None = N
             if left > 0 and request.path.endswith(end):
                 refuse[end] -= 1
                 return web.Response(status=503, text="rasa failing")
+        for end, left in swallow.items():
+            if left > 0 and request.path.endswith(end):
+                swallow[end] -= 1
+                return web.json_response([])
         if request.path == "/webhooks/rest/webhook":
             heard[json.loads(body)["sender"]] += 1
             await asyncio.sleep(delay)
@@ -303,3 +312,22 @@ async def test_a_handoff_whose_record_failed_is_finished_by_the_retry_and_queued
     assert sum(queued_notice in t for _, t in rows) == 1
     assert len(handoffs) == 1 and handoffs[0]["closed_at"] is None
     assert json.dumps(queue).count(conversation) == 1
+
+
+async def test_an_empty_answer_of_a_turn_that_failed_inside_rasa_is_sent_again(
+    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+) -> None:
+    url, _ = own_database
+    swallow: Counter[str] = Counter({"/webhooks/rest/webhook": 1})
+    async with slow_rasa(rasa_server, delay=0, swallow=swallow) as (rasa_url, _heard):
+        settings = Settings.from_env(gateway_env(redis_url, url, rasa_url, twilio_standin))
+        session_id = new_session_id()
+        conversation = webchat_id(session_id)
+        async with running_gateway(settings) as gateway, WebchatClient.connect(gateway.ws_url, session_id) as chat:
+            await chat.next("history")
+            await chat.say(QUESTION)
+            await chat.next("ack")
+            replies = await chat.messages_until_quiet(quiet=3)
+    assert swallow["/webhooks/rest/webhook"] == 0
+    assert any("Versand" in (r["text"] or "") for r in replies)
+    assert await rasa_heard(rasa_server, conversation, QUESTION) == 1
