@@ -242,12 +242,14 @@ class Figures:
     lost: int = 0
     doubled: int = 0
     unanswered: int = 0
+    asked_again: int = 0  # answered only with "please write again" (the bot's turn failed)
 
 
 def check(rows: list[tuple[str, str]], customer: Customer) -> Figures:
     """Each acknowledged text (distinct within a conversation) once among the customer lines,
     followed by an answer before the next customer line."""
     delay = texts.text("delay", "de")
+    again = texts.text("no_answer", "de")
     figures = Figures(acknowledged=len(customer.acknowledged))
     for text in customer.acknowledged:
         at = [i for i, (sender, line) in enumerate(rows) if sender == "customer" and line == text]
@@ -262,6 +264,7 @@ def check(rows: list[tuple[str, str]], customer: Customer) -> Figures:
             if line != delay:
                 answers.append(line)
         figures.unanswered += not answers
+        figures.asked_again += bool(answers) and all(line == again for line in answers)
     return figures
 
 
@@ -285,6 +288,7 @@ def total(figures: Iterator[Figures]) -> Figures:
         out.lost += f.lost
         out.doubled += f.doubled
         out.unanswered += f.unanswered
+        out.asked_again += f.asked_again
     return out
 
 
@@ -327,9 +331,10 @@ async def measure(running: Stack, conversations: int, messages: int, concurrency
     print(f"client resends (no ack / no 200 yet): {sum(c.resent for c in customers)}; clients that gave up: {len(given_up)}")
     print("restarts by make run's supervisor: "
           + ", ".join(f"{name} {s['restarts']}" for name, s in running.services().items()))
-    print("\n| channel  | acknowledged | lost | doubled | unanswered |\n| -------- | ------------ | ---- | ------- | ---------- |")
+    print("\n| channel  | acknowledged | lost | doubled | unanswered | asked to write again |\n"
+          "| -------- | ------------ | ---- | ------- | ---------- | -------------------- |")
     for channel, f in [*per_channel.items(), ("total", figures)]:
-        print(f"| {channel:<8} | {f.acknowledged:>12} | {f.lost:>4} | {f.doubled:>7} | {f.unanswered:>10} |")
+        print(f"| {channel:<8} | {f.acknowledged:>12} | {f.lost:>4} | {f.doubled:>7} | {f.unanswered:>10} | {f.asked_again:>20} |")
     ok = figures.lost == 0 and figures.doubled == 0 and figures.unanswered == 0 and len(killed) == len(CHAOS)
     print(f"\ntarget 0 lost, 0 doubled, 0 unanswered: {'met' if ok else 'NOT met'}")
     return 0 if ok else 1

@@ -343,6 +343,13 @@ class Router:
                         reason="bot_unavailable", priority=Priority.complaint, language=inbound.language or "de",
                         summary="The assistant did not answer; the customer's last message is in the transcript.",
                     )]
+                if not replies:
+                    # A turn that answered nothing: in practice a custom action that failed (the
+                    # action server restarting; Rasa only logs it). The customer is not left in
+                    # silence: they are asked to write again.
+                    self._metrics.errors.labels("rasa_no_answer").inc()
+                    log.warning("bot answered nothing conversation=%s", conversation_id)
+                    replies = [Outbound(text=texts.text("no_answer", inbound.language))]
                 # Kept before anything is sent: a retry sends these rather than asking Rasa again.
                 await self._note(progress, "replies", encode_replies(replies))
             await recorded
