@@ -113,15 +113,19 @@ async def test_a_message_left_by_a_crashed_process_is_answered_once_its_lock_exp
 @asynccontextmanager
 async def slow_rasa(
     rasa_url: str, delay: float, refuse: Counter[str] | None = None, swallow: Counter[str] | None = None,
+    blank: Counter[str] | None = None,
 ) -> AsyncIterator[tuple[str, Counter[str]]]:
     """A loopback HTTP hop in front of the real Rasa that holds every message `delay` seconds
     before passing it on, and counts the messages it got per conversation. The next
     `refuse[path_end]` calls whose path ends so are answered 503 (Rasa failing), the next
     `swallow[path_end]` 200 with no messages (what Rasa's REST channel answers when the turn
-    failed inside Rasa, e.g. its lock store away), instead of being passed on."""
+    failed inside Rasa, e.g. its lock store away), instead of being passed on; the next
+    `blank[path_end]` are passed on and answered 200 with no messages (a turn that Rasa kept but
+    that said nothing, as when a custom action failed)."""
     heard: Counter[str] = Counter()
     refuse = refuse if refuse is not None else Counter()
     swallow = swallow if swallow is not None else Counter()
+    blank = blank if blank is not None else Counter()
 
     async def forward(request: web.Request) -> web.Response:
         body = await request.read()
@@ -139,7 +143,12 @@ async def slow_rasa(
         async with aiohttp.ClientSession() as session, session.request(
             request.method, rasa_url + request.path_qs, data=body, headers={"Content-Type": "application/json"},
         ) as response:
-            return web.Response(status=response.status, body=await response.read(), content_type="application/json")
+            answer = await response.read()
+        for end, left in blank.items():
+            if left > 0 and request.path.endswith(end):
+                blank[end] -= 1
+                return web.json_response([])
+        return web.Response(status=response.status, body=answer, content_type="application/json")
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", forward)
@@ -331,3 +340,21 @@ async def test_an_empty_answer_of_a_turn_that_failed_inside_rasa_is_sent_again(
     assert swallow["/webhooks/rest/webhook"] == 0
     assert any("Versand" in (r["text"] or "") for r in replies)
     assert await rasa_heard(rasa_server, conversation, QUESTION) == 1
+
+
+async def test_a_turn_that_answered_nothing_asks_the_customer_to_write_again(
+    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+) -> None:
+    url, _ = own_database
+    blank: Counter[str] = Counter({"/webhooks/rest/webhook": 1})
+    async with slow_rasa(rasa_server, delay=0, blank=blank) as (rasa_url, _heard):
+        settings = Settings.from_env(gateway_env(redis_url, url, rasa_url, twilio_standin))
+        session_id = new_session_id()
+        conversation = webchat_id(session_id)
+        async with running_gateway(settings) as gateway, WebchatClient.connect(gateway.ws_url, session_id) as chat:
+            await chat.next("history")
+            await chat.say(QUESTION)
+            await chat.next("ack")
+            replies = await chat.messages_until_quiet(quiet=3)
+    assert [r["text"] for r in replies] == [texts.text("no_answer", "de")]
+    assert await rasa_heard(rasa_server, conversation, QUESTION) == 1  # kept by Rasa: not sent again
