@@ -373,8 +373,10 @@ class Router:
     async def _record_once(self, inbound: Inbound, progress: str, done: dict[str, str]) -> None:
         if done.get("recorded"):
             return
-        await self._transcript.record(
-            inbound.conversation_id, inbound.channel, "customer", inbound.transcript_text(),
+        # Written with the message identity: after a crash between the line and the note (Redis
+        # away, then the process killed) the retry finds the line instead of writing it again.
+        await self._transcript.record_customer_once(
+            inbound.conversation_id, inbound.channel, inbound.transcript_text(), (inbound.external_id or "")[:128],
         )
         await self._note(progress, "recorded", "1")
 

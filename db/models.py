@@ -44,6 +44,9 @@ class Message(Base):
     sender: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # A customer line's message identity (the router's): a retry after a crash finds the line
+    # it wrote before instead of writing it twice.
+    message_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
