@@ -7,6 +7,7 @@ collaborators here; shared resources open and close in one cleanup context, in o
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,8 @@ def build_gateway(settings: Settings) -> Gateway:
     sessionmaker = session_factory(engine)
     metrics = Metrics(settings.services_file)
     transcript = Transcript(sessionmaker)
-    rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_give_up_seconds)
+    rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds, settings.rasa_give_up_seconds,
+                      settings.rasa_max_concurrent)
     channels = Channels()
     delivery = GatewayDelivery(transcript, channels, metrics)
     router = Router(
@@ -94,10 +96,12 @@ def build_gateway(settings: Settings) -> Gateway:
     handback = RasaHandback(rasa, router, channels)
     desk = setup_handoff(app, settings, redis, sessionmaker, delivery, handback, handback)
     router.desk = desk
+    delivery.publish = desk.events.publish
 
     async def resources(_app: web.Application) -> AsyncIterator[None]:
         # Opened in this order, closed in the reverse: the router's workers stop before the
         # connections they use. (The desk's tasks are set up by setup_handoff, before this.)
+        sweeper: asyncio.Task[None] | None = None
         try:
             await rasa.start()
             for unit in channels:
@@ -106,9 +110,12 @@ def build_gateway(settings: Settings) -> Gateway:
                 except TimeoutError:
                     raise RuntimeError(f"REDIS_URL={_without_password(settings.redis_url)} is not reachable: start Redis there "
                                        "or point REDIS_URL at a running one") from None
-            await router.resume_waiting()
+            sweeper = asyncio.create_task(router.sweep(settings.inbox_sweep_seconds), name="router:sweep")
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                await asyncio.gather(sweeper, return_exceptions=True)
             await router.stop()
             for unit in channels:
                 await unit.close()

@@ -128,6 +128,10 @@ class Router:
         self._max_attempts = max(1, max_attempts)
         self._workers: set[asyncio.Task[None]] = set()
         self._waiting: set[str] = set()  # conversations with a worker here waiting for another's lock
+        # The steps of messages in handling also noted here, before Redis: when Redis goes away
+        # between a step and its note there, this process's retry still skips the step (the
+        # customer line is not written twice, Rasa not asked twice, a reply not sent twice).
+        self._notes: dict[str, dict[str, str]] = {}
         # Removes the handled message only if it is still first: a worker whose lock ran out
         # while it worked must not remove the message a successor is working on.
         self._pop_if_first = redis.register_script(
@@ -168,9 +172,25 @@ class Router:
         task.add_done_callback(self._workers.discard)
 
     async def resume_waiting(self) -> None:
-        """At start-up: work the inboxes a stopped process left behind."""
+        """Works the inboxes nobody works: those a stopped or crashed process left behind (its
+        lock expired or was released). An inbox whose lock is held is skipped: a live holder
+        looks at its inbox again before it lets go, and a dead holder's lock runs out, after
+        which the next sweep takes the inbox."""
         async for key in self._redis.scan_iter(match=keys.inbox_pattern(), count=500):
-            self.work(key.removeprefix(keys.inbox("")))
+            conversation_id = key.removeprefix(keys.inbox(""))
+            if not await self._redis.exists(keys.worker(conversation_id)):
+                self.work(conversation_id)
+
+    async def sweep(self, every_seconds: float) -> None:
+        """`resume_waiting` at start-up and then every `every_seconds`, so a message left behind
+        by a crashed process is answered within seconds of its lock expiring, without the
+        customer writing again (not only when some gateway process restarts)."""
+        while True:
+            try:
+                await self.resume_waiting()
+            except RedisError as exc:
+                log.warning("inbox sweep failed error=%s; next sweep in %.1f s", type(exc).__name__, every_seconds)
+            await asyncio.sleep(every_seconds)
 
     async def stop(self) -> None:
         for task in list(self._workers):
@@ -212,6 +232,7 @@ class Router:
                     break
                 await self._pop_if_first(keys=[inbox], args=[raw])
                 await self._redis.delete(progress)
+                self._notes.pop(progress, None)
                 try:
                     await lock.reacquire()
                 except LockError:
@@ -297,7 +318,7 @@ class Router:
         message identity (`identified` fills it in for inbox entries)."""
         conversation_id = inbound.conversation_id
         progress = progress_key(inbound)
-        done = cast(dict[str, str], await self._redis.hgetall(progress))
+        done = self._progress(progress, cast(dict[str, str], await self._redis.hgetall(progress)))
         # The customer's line goes into the transcript while the desk and Rasa are asked; it is
         # written before anything that answers it.
         recorded = asyncio.create_task(self._record_once(inbound, progress, done))
@@ -309,7 +330,7 @@ class Router:
             else:
                 desk = self._require_desk()
                 if await self._until_desk_answers(lambda: desk.takes_message(inbound), lock):
-                    await self._redis.hset(progress, "desk", "1")
+                    await self._note(progress, "desk", "1")
                     log.info("to desk conversation=%s", conversation_id)
                     return
                 await self._delivery.typing(conversation_id)
@@ -322,10 +343,17 @@ class Router:
                         reason="bot_unavailable", priority=Priority.complaint, language=inbound.language or "de",
                         summary="The assistant did not answer; the customer's last message is in the transcript.",
                     )]
+                if not replies:
+                    # A turn that answered nothing: in practice a custom action that failed (the
+                    # action server restarting; Rasa only logs it). The customer is not left in
+                    # silence: they are asked to write again.
+                    self._metrics.errors.labels("rasa_no_answer").inc()
+                    log.warning("bot answered nothing conversation=%s", conversation_id)
+                    replies = [Outbound(text=texts.text("no_answer", inbound.language))]
                 # The desk caps one client address's queue entries: the address goes with the handoff.
                 replies = [replace(r, address=inbound.address) if isinstance(r, HandoffRequest) else r for r in replies]
                 # Kept before anything is sent: a retry sends these rather than asking Rasa again.
-                await self._redis.hset(progress, "replies", encode_replies(replies))
+                await self._note(progress, "replies", encode_replies(replies))
             await recorded
             await self.dispatch(conversation_id, inbound.channel, replies, lock, progress, int(done.get("dispatched", 0)))
         finally:
@@ -333,13 +361,26 @@ class Router:
         await self._redis.delete(keys.delay_notice(conversation_id))
         self._metrics.bot_latency.labels(inbound.channel).observe(time.time() - accepted_at)
 
+    def _progress(self, progress: str, in_redis: dict[str, str]) -> dict[str, str]:
+        """What is done of a message: Redis's notes and this process's, the further of the two."""
+        done = {**in_redis, **self._notes.get(progress, {})}
+        if "dispatched" in in_redis:
+            done["dispatched"] = str(max(int(in_redis["dispatched"]), int(done["dispatched"])))
+        return done
+
+    async def _note(self, progress: str, field: str, value: str) -> None:
+        self._notes.setdefault(progress, {})[field] = value
+        await self._redis.hset(progress, field, value)
+
     async def _record_once(self, inbound: Inbound, progress: str, done: dict[str, str]) -> None:
         if done.get("recorded"):
             return
-        await self._transcript.record(
-            inbound.conversation_id, inbound.channel, "customer", inbound.transcript_text(),
+        # Written with the message identity: after a crash between the line and the note (Redis
+        # away, then the process killed) the retry finds the line instead of writing it again.
+        await self._transcript.record_customer_once(
+            inbound.conversation_id, inbound.channel, inbound.transcript_text(), (inbound.external_id or "")[:128],
         )
-        await self._redis.hset(progress, "recorded", "1")
+        await self._note(progress, "recorded", "1")
 
     @staticmethod
     async def _after(first: Awaitable[None], then: Awaitable[None]) -> None:
@@ -373,7 +414,7 @@ class Router:
                 if len(messages) < len(batch):
                     await self._erase_requested(conversation_id)
             if progress is not None:
-                await self._redis.hset(progress, "dispatched", str(i))
+                await self._note(progress, "dispatched", str(i))
 
     def _handoff_call(self, conversation_id: str, channel: str, request: HandoffRequest) -> Callable[[], Awaitable[None]]:
         desk = self._require_desk()

@@ -76,9 +76,13 @@ class Settings:
     # A slow or down Rasa: retry with backoff this long, then offer a human.
     rasa_timeout_seconds: float = 10.0
     rasa_give_up_seconds: float = 30.0
+    # Messages one gateway process has with Rasa at a time (the others wait their turn).
+    rasa_max_concurrent: int = 8
     # A customer message whose handling keeps failing (database, Redis) is tried this often,
     # with backoff, before it goes to the dead-letter list.
     router_max_attempts: int = 8
+    # How often every gateway process looks for inboxes nobody works (left by a crashed process).
+    inbox_sweep_seconds: float = 5.0
 
     agent_tokens: str = ""  # "name:token,name:token"
     business_hours: str = "Mon-Fri 08:00-18:00 Europe/Berlin"
@@ -164,7 +168,9 @@ class Settings:
             rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", d.rate_limit_per_minute),
             rasa_timeout_seconds=_float(env, "RASA_TIMEOUT_SECONDS", d.rasa_timeout_seconds),
             rasa_give_up_seconds=_float(env, "RASA_GIVE_UP_SECONDS", d.rasa_give_up_seconds),
+            rasa_max_concurrent=max(1, _int(env, "RASA_MAX_CONCURRENT", d.rasa_max_concurrent)),
             router_max_attempts=max(1, _int(env, "ROUTER_MAX_ATTEMPTS", d.router_max_attempts)),
+            inbox_sweep_seconds=max(0.1, _float(env, "INBOX_SWEEP_SECONDS", d.inbox_sweep_seconds)),
             agent_tokens=env.get("AGENT_TOKENS", d.agent_tokens),
             business_hours=env.get("BUSINESS_HOURS") or d.business_hours,
             business_holidays=env.get("BUSINESS_HOLIDAYS", d.business_holidays),

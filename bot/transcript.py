@@ -31,6 +31,19 @@ class Transcript:
     ) -> None:
         await self.record_many(conversation_id, channel, [(sender, text, agent_id)])
 
+    async def record_customer_once(self, conversation_id: str, channel: str, text: str, message_id: str) -> None:
+        """The customer's line, unless a line with this message identity was written before
+        (the router's retry after a crash between writing it and noting that in Redis)."""
+        async with self._write_turn or contextlib.nullcontext(), self._sessionmaker() as session, session.begin():
+            written = (await session.scalars(select(Message.id).where(
+                Message.conversation_id == conversation_id, Message.message_id == message_id,
+            ).limit(1))).first()
+            if written is None:
+                await session.execute(insert(Message), [{
+                    "conversation_id": conversation_id, "channel": channel, "sender": Sender.customer.value,
+                    "text": text, "message_id": message_id,
+                }])
+
     async def record_many(
         self, conversation_id: str, channel: str, lines: list[tuple[Sender | str, str, str | None]],
     ) -> None:
@@ -45,10 +58,10 @@ class Transcript:
             ])
 
     async def history(self, conversation_id: str, limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
-        """The newest `limit` lines, oldest first."""
+        """The newest `limit` lines the customer may see (no system lines), oldest first."""
         async with self._sessionmaker() as session:
             rows = (await session.scalars(
-                select(Message).where(Message.conversation_id == conversation_id)
+                select(Message).where(Message.conversation_id == conversation_id, Message.sender != Sender.system.value)
                 .order_by(Message.id.desc()).limit(limit)
             )).all()
         return [

@@ -28,6 +28,9 @@ class Sender(str, enum.Enum):
     customer = "customer"
     bot = "bot"
     agent = "agent"
+    # The gateway's own marks for the agent (a message the channel could not deliver); never
+    # shown to the customer.
+    system = "system"
 
 
 class Message(Base):
@@ -41,12 +44,15 @@ class Message(Base):
     sender: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # A customer line's message identity (the router's): a retry after a crash finds the line
+    # it wrote before instead of writing it twice.
+    message_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
 
     __table_args__ = (
-        CheckConstraint("sender IN ('customer', 'bot', 'agent')", name="ck_messages_sender"),
+        CheckConstraint("sender IN ('customer', 'bot', 'agent', 'system')", name="ck_messages_sender"),
     )
 
 

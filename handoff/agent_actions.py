@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -17,6 +18,9 @@ from handoff.records import HandoffRecords
 from handoff.state import ConversationState, DeskConversation
 
 log = logging.getLogger(__name__)
+
+# A close whose steps failed is tried again after this long (also how long one try may hold it).
+CLOSE_RETRY_SECONDS = 5
 
 
 class AgentActions:
@@ -56,16 +60,49 @@ class AgentActions:
         return position
 
     async def close(self, conversation_id: str, agent: str, note: str) -> bool:
-        """Back to the bot; True when Rasa took it back (and asked for the rating)."""
-        now = self._clock()
-        await self._queue.close(conversation_id, agent)
-        await self._events.publish({"type": "closed", "conversation_id": conversation_id, "agent": agent})
-        await self._records.finished(conversation_id, "closed", now, note=note, agent=agent)
+        """Back to the bot; True when Rasa took it back (and asked for the rating). The queue lets
+        go and notes the remaining steps in one step; a step that fails is tried again by the
+        sweeper (`finish_closes`), and an agent's repeated close finishes it too."""
         try:
-            await self._handback.hand_back(conversation_id, agent)
-        except Exception:
-            log.exception("hand back to the bot failed conversation=%s agent=%s", conversation_id, agent)
+            await self._queue.close(conversation_id, agent, note, self._clock())
+        except NotOwner:
+            if await self._redis.hget(keys.closing(conversation_id), "agent") != agent:
+                raise
+        return await self._finish_close(conversation_id)
+
+    async def finish_closes(self) -> None:
+        """The sweeper's round: closes whose steps failed, tried again every CLOSE_RETRY_SECONDS."""
+        for conversation_id in cast(set[str], await self._redis.smembers(keys.CLOSING)):
+            await self._finish_close(conversation_id)
+
+    async def _finish_close(self, conversation_id: str) -> bool:
+        """The steps after the queue let go, each noted once done, so none is done twice; True
+        when all are done. The lease keeps two processes from doing the same step at once."""
+        key = keys.closing(conversation_id)
+        if not await self._redis.set(keys.closing_lease(conversation_id), "1", nx=True, ex=CLOSE_RETRY_SECONDS):
             return False
+        steps = cast(dict[str, str], await self._redis.hgetall(key))
+        if not steps:  # finished elsewhere, or expired after a day of failures
+            await self._redis.srem(keys.CLOSING, conversation_id)
+            return False
+        agent, at = steps["agent"], float(steps["at"])
+        try:
+            if not steps.get("published"):
+                await self._events.publish({"type": "closed", "conversation_id": conversation_id, "agent": agent})
+                await self._redis.hset(key, "published", "1")
+            if not steps.get("recorded"):
+                await self._records.finished(conversation_id, "closed", at, note=steps.get("note", ""), agent=agent)
+                await self._redis.hset(key, "recorded", "1")
+            if not steps.get("handed_back"):
+                await self._handback.hand_back(conversation_id, agent)
+                await self._redis.hset(key, "handed_back", "1")
+        except Exception:
+            log.exception("close unfinished conversation=%s agent=%s; trying again", conversation_id, agent)
+            return False
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key, keys.closing_lease(conversation_id))
+            pipe.srem(keys.CLOSING, conversation_id)
+            await pipe.execute()
         return True
 
     async def send(self, conversation_id: str, agent: str, text: str, attachment: dict[str, str] | None = None) -> bool:

@@ -53,7 +53,8 @@ class HandoffDesk:
         self.intake = DeskIntake(config, redis, self.queue, self.records, hours, self.events, notices, delivery, clock)
         self.agents = AgentActions(config, redis, self.queue, self.records, self.events, notices, delivery, handback, clock)
         self.views = DeskViews(config, self.queue, self.records, hours, delivery, clock)
-        self.sweeper = Sweeper(config, self.queue, self.records, hours, self.events, notices, delivery, clock)
+        self.sweeper = Sweeper(config, self.queue, self.records, hours, self.events, notices, delivery, clock,
+                               self.agents.finish_closes)
         self.typing = TypingRelay(redis, self.queue, self.events, delivery)
 
     # The router's `Desk`.

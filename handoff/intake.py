@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from handoff import keys, texts
 from handoff.business_hours import BusinessHours
 from handoff.config import DeskConfig
-from handoff.contract import Delivery, DeskUnavailable, HandoffRequest, Inbound, Outbound
+from handoff.contract import Delivery, DeliveryFailed, DeskUnavailable, HandoffRequest, Inbound, Outbound, WindowClosed
 from handoff.events import EventHub
 from handoff.notices import QueueNotices, entry
 from handoff.queue import DeskQueue, QueueCaps
@@ -83,18 +83,29 @@ class DeskIntake:
             result = await self._queue.enqueue(conversation_id, priority, now, fields, self._caps, request.address)
             if result.refused is not None:
                 return await self._refuse(conversation_id, lang, result.refused)
-            if not result.created:
+            conv = result.conversation if result.created else await self._queue.get(conversation_id)
+            if conv is None or (not result.created and conv.extra.get("told_queued")):
                 log.info("handoff again while %s conversation=%s", result.state.value, conversation_id)
                 return None
-            if result.conversation is not None:
-                await self._events.publish({"type": "added", "entry": entry(result.conversation, result.position, now)})
-            message = await self._queued_text(lang, result.position, open_now, now)
+            # A new handoff, or the router's retry of one whose later steps failed: those steps
+            # are noted on the card once done, so a retry does each one once.
+            if result.created:
+                await self._events.publish({"type": "added", "entry": entry(conv, result.position, now)})
+            position = result.position or await self._queue.position(conversation_id) or 1
+            message = await self._queued_text(lang, position, open_now, now)
         except RedisError as exc:
             raise DeskUnavailable(f"Redis did not answer while queuing {conversation_id}: {exc}") from exc
         log.info("queued conversation=%s reason=%s priority=%d position=%d",
-                 conversation_id, request.reason, priority, result.position)
-        await self._records.opened(conversation_id, channel, request.reason, priority, request.summary, now)
-        await self._delivery.deliver(conversation_id, [Outbound(text=message)])
+                 conversation_id, request.reason, priority, position)
+        if not conv.extra.get("recorded"):
+            await self._records.opened(conversation_id, channel, request.reason, priority, request.summary, now)
+            await self._noted(conversation_id, "recorded")
+        try:
+            await self._delivery.deliver(conversation_id, [Outbound(text=message)])
+        except (WindowClosed, DeliveryFailed) as exc:
+            # Queued all the same; the agent sees the mark in the transcript (bot/delivery.py).
+            log.warning("queue notice not sent conversation=%s: %s", conversation_id, type(exc).__name__)
+        await self._noted(conversation_id, "told_queued")
         return None
 
     async def _refuse(self, conversation_id: str, lang: str, reason: str) -> str:
@@ -104,6 +115,12 @@ class DeskIntake:
             text=texts.text(reason, lang, limit=self._caps.max_per_address),
         )])
         return reason
+
+    async def _noted(self, conversation_id: str, step: str) -> None:
+        try:
+            await self._queue.note(conversation_id, step)
+        except RedisError as exc:
+            raise DeskUnavailable(f"Redis did not answer while queuing {conversation_id}: {exc}") from exc
 
     async def _customer_wrote(self, conv: DeskConversation, inbound: Inbound, now: float) -> None:
         cid = conv.conversation_id

@@ -70,3 +70,18 @@ def typing(conversation_id: str) -> str:
 
 def signin_failures(address: str) -> str:
     return f"{PREFIX}signin:{address}"
+
+
+# Closes an agent started whose later steps (the closed event, the handoff record, the hand back
+# to the bot) are not all done yet: the desk's sweeper finishes them (handoff/agent_actions.py).
+CLOSING = PREFIX + "closing"
+
+
+def closing(conversation_id: str) -> str:
+    """Hash of one such close: agent, note, at, and the steps done."""
+    return f"{PREFIX}closing:{conversation_id}"
+
+
+def closing_lease(conversation_id: str) -> str:
+    """Held by the one process finishing that close (a few seconds)."""
+    return f"{PREFIX}closing-lease:{conversation_id}"

@@ -126,12 +126,19 @@ if newest[2] then last = math.max(last, tonumber(newest[2])) end
 if now - last < tonumber(ARGV[7]) then return {'grace', st, owner} end
 """ + _REQUEUE_BODY
 
-# KEYS: conv, agent convs, assigned   ARGV: id, agent
+# KEYS: conv, agent convs, assigned[, closing set, closing hash]   ARGV: id, agent[, note, at]
+# With the closing keys, the close's remaining steps are noted in the same step (nothing is
+# forgotten when the process dies right after).
 _CLOSE = _OWNER_CHECK + """
 local card = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[3], ARGV[1])
+if KEYS[5] then
+  redis.call('SADD', KEYS[4], ARGV[1])
+  redis.call('HSET', KEYS[5], 'agent', ARGV[2], 'note', ARGV[3], 'at', ARGV[4])
+  redis.call('EXPIRE', KEYS[5], 86400)
+end
 return {'closed', card}
 """
 
@@ -147,6 +154,12 @@ return 1
 _FLAG_ONCE = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'queued' then return 0 end
 return redis.call('HSETNX', KEYS[1], ARGV[1], '1')
+"""
+
+# Note a step done on a card that still exists (a closed conversation gets no new card). KEYS: conv  ARGV: field
+_NOTE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HSET', KEYS[1], ARGV[1], '1')
 """
 
 # Lower the position the customer was told, if it went down. KEYS: conv  ARGV: new position
@@ -216,6 +229,7 @@ class DeskQueue:
         self._close = redis.register_script(_CLOSE)
         self._leave = redis.register_script(_LEAVE)
         self._flag_once = redis.register_script(_FLAG_ONCE)
+        self._note = redis.register_script(_NOTE)
         self._tell_position = redis.register_script(_TELL_POSITION)
         self._bump = redis.register_script(_BUMP)
         self._customer_seen = redis.register_script(_CUSTOMER_SEEN)
@@ -365,10 +379,12 @@ class DeskQueue:
             raise NotOwner(ConversationState(result[1]), result[2] or None)
         return int(result[1])
 
-    async def close(self, conversation_id: str, agent: str) -> DeskConversation:
+    async def close(self, conversation_id: str, agent: str, note: str | None = None, at: float = 0.0) -> DeskConversation:
+        """With a `note`: an agent's close, whose remaining steps are noted under `keys.closing`."""
+        pending = [keys.CLOSING, keys.closing(conversation_id)] if note is not None else []
         result = await self._close(
-            keys=[keys.conversation(conversation_id), keys.agent_conversations(agent), keys.ASSIGNED],
-            args=[conversation_id, agent],
+            keys=[keys.conversation(conversation_id), keys.agent_conversations(agent), keys.ASSIGNED, *pending],
+            args=[conversation_id, agent, *([note, repr(at)] if note is not None else [])],
         )
         if result[0] == "not_owner":
             raise NotOwner(ConversationState(result[1]), result[2] or None)
@@ -396,6 +412,10 @@ class DeskQueue:
     async def flag_once(self, conversation_id: str, name: str) -> bool:
         """Set a flag of a queued conversation; True only for the one call that set it."""
         return bool(await self._flag_once(keys=[keys.conversation(conversation_id)], args=[name]))
+
+    async def note(self, conversation_id: str, name: str) -> None:
+        """Mark a step done on the card (`"1"`), unless the card is gone."""
+        await self._note(keys=[keys.conversation(conversation_id)], args=[name])
 
     async def set_fields(self, conversation_id: str, name: str, value: str) -> None:
         await self.redis.hset(keys.conversation(conversation_id), name, value)

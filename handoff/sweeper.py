@@ -1,12 +1,13 @@
 """The desk's background round: agents away past their grace period, long waits, silent customers,
-queue places. Every process runs it; each change is one atomic script that only one of them wins."""
+queue places, agents' closes whose later steps failed. Every process runs it; each change is one
+atomic script (or a lease) that only one of them wins."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from handoff import texts
 from handoff.backoff import stop_if_cancelled
@@ -26,6 +27,7 @@ class Sweeper:
     def __init__(
         self, config: DeskConfig, queue: DeskQueue, records: HandoffRecords, hours: BusinessHours, events: EventHub,
         notices: QueueNotices, delivery: Delivery, clock: Callable[[], float],
+        finish_closes: Callable[[], Awaitable[None]],
     ) -> None:
         self._config = config
         self._queue = queue
@@ -35,6 +37,7 @@ class Sweeper:
         self._notices = notices
         self._delivery = delivery
         self._clock = clock
+        self._finish_closes = finish_closes
         self.every_seconds = max(0.05, min(1.0, config.agent_grace_seconds / 4, config.queue_timeout_seconds / 4,
                                            config.queue_abandon_seconds / 4))
 
@@ -56,6 +59,7 @@ class Sweeper:
         await self._sweep_queue(now)
         await self._sweep_silent(now)
         await self._notices.tell_positions()
+        await self._finish_closes()
 
     async def _sweep_grace(self, now: float) -> None:
         # One look per agent, not a script per conversation: an agent who is online or was seen

@@ -27,6 +27,14 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "Auswählen",
         "en": "Choose",
     },
+    "no_answer": {  # the assistant's turn produced no reply (a failed custom action)
+        "de": "Entschuldige, da ist bei mir gerade etwas schiefgegangen. Schreib mir deine Nachricht bitte noch einmal.",
+        "en": "Sorry, something went wrong on my side just now. Please send me your message again.",
+    },
+    "not_delivered": {  # a system line for the agent under messages a channel could not deliver
+        "de": "Nicht zugestellt: {error}",
+        "en": "Not delivered: {error}",
+    },
     "delay": {
         "de": "Einen Moment bitte, ich bin gleich für dich da.",
         "en": "One moment please, I'll be right with you.",

@@ -41,7 +41,7 @@ const T = {
     new_customer: "Neuer Kunde wartet", new_message: "Neue Nachricht von {who}", transferred_to_you: "{from} hat dir {who} übergeben",
     transferred: "{from} hat das Gespräch an {to} übergeben", released: "{from} hat das Gespräch in die Warteschlange zurückgegeben",
     typing: "{who} schreibt …", no_replies: "Kein Textbaustein passt.",
-    who_customer: "Kunde", who_bot: "Assistent", who_agent: "{agent}", stays: "{n} Übergaben", messages: "{n} Nachrichten",
+    who_customer: "Kunde", who_bot: "Assistent", who_system: "⚠ System", who_agent: "{agent}", stays: "{n} Übergaben", messages: "{n} Nachrichten",
     state_bot: "Assistent", state_queued: "wartet", state_agent: "bei Mitarbeiter",
     f_reason: "Grund", f_priority: "Priorität", f_summary: "Zusammenfassung", f_asked: "Kunde fragte",
     f_order: "Bestellnummer", f_complaint: "Reklamation", f_fallbacks: "Nicht verstanden", f_channel: "Kanal",
@@ -87,7 +87,7 @@ const T = {
     new_customer: "New customer waiting", new_message: "New message from {who}", transferred_to_you: "{from} handed {who} to you",
     transferred: "{from} handed the conversation to {to}", released: "{from} put the conversation back in the queue",
     typing: "{who} is typing …", no_replies: "No canned reply matches.",
-    who_customer: "customer", who_bot: "assistant", who_agent: "{agent}", stays: "{n} hand-overs", messages: "{n} messages",
+    who_customer: "customer", who_bot: "assistant", who_system: "⚠ system", who_agent: "{agent}", stays: "{n} hand-overs", messages: "{n} messages",
     state_bot: "assistant", state_queued: "waiting", state_agent: "with agent",
     f_reason: "Reason", f_priority: "Priority", f_summary: "Summary", f_asked: "Customer asked",
     f_order: "Order number", f_complaint: "Complaint", f_fallbacks: "Not understood", f_channel: "Channel",
@@ -383,6 +383,8 @@ function onMessage(event) {
   if (state.open === event.conversation_id) {
     hideCustomerTyping();
     appendLine({ sender: event.sender, text: event.text, agent_id: event.agent, created_at: event.at, media: event.media });
+    // A send that finally failed: the system line says so and why, marked like an alarm.
+    if (event.not_delivered) $("transcript").lastElementChild.classList.add("not-delivered");
   }
   if (event.sender === "customer" && state.mine.has(event.conversation_id) && state.open !== event.conversation_id) {
     const entry = state.mine.get(event.conversation_id);
@@ -617,6 +619,7 @@ function fill(dl, rows) {
 
 function whoText(line) {
   if (line.sender === "agent") return t("who_agent", { agent: line.agent_id || "" });
+  if (line.sender === "system") return t("who_system");
   return t(line.sender === "customer" ? "who_customer" : "who_bot");
 }
 
