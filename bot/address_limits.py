@@ -17,10 +17,10 @@ import time
 from redis.asyncio import Redis
 
 from bot import keys
-from bot.client_address import limit_key
 from bot.intake import Refused
 from bot.settings import Settings
 from handoff import texts
+from handoff.client_address import limit_key
 
 DAY = 24 * 3600
 WINDOW_SECONDS = 60

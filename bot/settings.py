@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.client_address import TrustedProxies
 from bot.secret_files import read_or_create, var_dir
 from db.engine import DEFAULT_DATABASE_URL
 from handoff.auth import parse_agent_tokens
+from handoff.client_address import TrustedProxies
 
 # SHOPDESK_SECRET when unset: generated on first start, kept in var/ (0600).
 SECRET_FILE = "shopdesk-secret"
@@ -126,7 +126,7 @@ class Settings:
     metrics_token: str = ""
     # The key of conversation ids (bot/ids.py): SHOPDESK_SECRET, else var/shopdesk-secret.
     shopdesk_secret: str = ""
-    # Abuse limits (bot/client_address.py, bot/address_limits.py, the desk's queue caps): the proxies
+    # Abuse limits (handoff/client_address.py, bot/address_limits.py, the desk's queue caps): the proxies
     # whose X-Forwarded-For is believed, limits per client address and web chat socket, queue caps,
     # and how long a queued customer may be silent before they leave the queue.
     trusted_proxies: str = ""

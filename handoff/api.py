@@ -29,12 +29,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from handoff.access import DeskAccess, Refusal
 from handoff.auth import AgentAuth, Role
+from handoff.client_address import TrustedProxies, client_address
 from handoff.config import DeskConfig
 from handoff.contract import DeliveryFailed, WindowClosed
 from handoff.desk import HandoffDesk
 from handoff.queue import ClaimRefused, NotOwner
 from handoff.team import TeamWork
-from handoff.throttle import Locked, SigninThrottle, client_address
+from handoff.throttle import Locked, SigninThrottle
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class AgentRoutes:
         self.team = team
         self.access = access
         self.throttle = SigninThrottle(desk.redis, config)
+        # Sign-ins are counted per client: behind a trusted proxy, the address it saw.
+        self.trusted = TrustedProxies.parse(config.trusted_proxies)
 
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/agent", self.console)
@@ -81,7 +84,7 @@ class AgentRoutes:
         with the account's name. Other route modules (reports, privacy) wrap theirs here too."""
         async def guarded(request: web.Request) -> web.StreamResponse:
             try:
-                agent = await self.sign_in(client_address(request), bearer(request))
+                agent = await self.sign_in(client_address(request, self.trusted) or "unknown", bearer(request))
                 if isinstance(agent, Locked):
                     return throttled(agent)
                 if agent is None:
@@ -197,7 +200,7 @@ class AgentRoutes:
         if "token" in request.query:
             return error(400, "token_in_url", "send the token as the first frame {\"type\": \"auth\", \"token\": …} "
                          "or as Authorization: Bearer, never in the URL (access logs keep URLs)")
-        address, token = client_address(request), bearer(request)
+        address, token = client_address(request, self.trusted) or "unknown", bearer(request)
         try:
             signed_in = await self.sign_in(address, token) if token else await self.throttle.locked(address)
         except RedisError as exc:

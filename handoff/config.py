@@ -38,6 +38,10 @@ class DeskConfig(Protocol):
     @property
     def signin_max_delay_seconds(self) -> float: ...
 
+    # Proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES, handoff/client_address.py).
+    @property
+    def trusted_proxies(self) -> str: ...
+
     # Queue caps and silent customers (handoff/queue.py, handoff/sweeper.py).
     @property
     def queue_max_length(self) -> int: ...

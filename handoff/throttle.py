@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from aiohttp import web
 from redis.asyncio import Redis
 
 from handoff import keys
@@ -52,12 +51,6 @@ end
 redis.call('PEXPIRE', KEYS[1], math.ceil(1000 * math.max(tonumber(ARGV[5]), wait)))
 return tostring(wait)
 """
-
-
-def client_address(request: web.Request) -> str:
-    """The address sign-ins are counted under: the TCP peer. (Behind a reverse proxy this is the
-    proxy; the gateway's TRUSTED_PROXIES helper is the one place to change that.)"""
-    return request.remote or "unknown"
 
 
 @dataclass(frozen=True)

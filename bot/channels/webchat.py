@@ -25,7 +25,7 @@ Server → client
    "detail": "…", "text": "<for the customer>"|null, "client_id"?}
 
 Limits (bot/address_limits.py), each answered with an error frame whose `text` tells the customer
-what happened and what to do: per client address (bot/client_address.py) the open sockets
+what happened and what to do: per client address (handoff/client_address.py) the open sockets
 (WEBCHAT_SOCKETS_PER_ADDRESS), the new conversations a minute (NEW_CONVERSATIONS_PER_MINUTE: a
 hello for a session without a transcript) and the messages a minute (MESSAGES_PER_ADDRESS_PER_MINUTE);
 per socket the messages a minute (RATE_LIMIT_PER_MINUTE, as per conversation: switching session ids
@@ -56,12 +56,12 @@ from redis.exceptions import RedisError
 from bot import keys
 from bot.channels.base import ChannelParts
 from bot.channels.webchat_upload import upload_route
-from bot.client_address import TrustedProxies, client_address
 from bot.ids import keyed_id
 from bot.intake import Refused
 from bot.settings import Settings
 from handoff import texts
 from handoff.attachments import AttachmentStore
+from handoff.client_address import TrustedProxies, client_address
 from handoff.contract import ALWAYS_OPEN, Button, Inbound, Outbound, ReplyWindow
 from handoff.fanout import Fanout
 

@@ -21,10 +21,10 @@ from collections.abc import Callable
 from aiohttp import web
 
 from bot.channels.base import ChannelParts
-from bot.client_address import TrustedProxies, client_address
 from bot.intake import Refused
 from bot.settings import Settings
 from handoff.attachments import AttachmentRejected, AttachmentStore, read_upload
+from handoff.client_address import TrustedProxies, client_address
 from handoff.contract import Inbound, Media
 
 log = logging.getLogger(__name__)
