@@ -5,6 +5,8 @@ and concern them:
 - queued ones (any agent may pick them up, so any agent may look first);
 - the ones they hold now;
 - the ones they closed (the `handoffs` row of a finished stay names them);
+- the ones whose last stay at the desk ended before any agent claimed them (the customer left
+  the queue or went silent): every agent could read them while they waited, and nobody owns them;
 - the customer's earlier conversations shown in the customer column of one they hold (those
   sharing an order number with it through a complaint, as handoff.customer finds them).
 A conversation a colleague holds, one a colleague closed, and one that only ever spoke with the
@@ -51,7 +53,8 @@ class DeskAccess:
         state, owner, _channel = await self._queue.holder(conversation_id)
         if state is ConversationState.queued or (state is ConversationState.agent and owner == agent):
             return None
-        if await self._closed_by(conversation_id, agent) or await self._earlier_of_held(conversation_id, agent):
+        if (await self._closed_by(conversation_id, agent) or await self._left_unclaimed(conversation_id)
+                or await self._earlier_of_held(conversation_id, agent)):
             return None
         if state is ConversationState.agent:
             return Refusal("not_yours", f"{owner} has this conversation; an agent reads only queued conversations, "
@@ -65,6 +68,13 @@ class DeskAccess:
                 Handoff.conversation_id == conversation_id, Handoff.agent_id == agent, Handoff.closed_at.is_not(None),
             ).limit(1))
         return found is not None
+
+    async def _left_unclaimed(self, conversation_id: str) -> bool:
+        async with self._sessionmaker() as session:
+            last = (await session.execute(select(Handoff.agent_id, Handoff.abandoned_at).where(
+                Handoff.conversation_id == conversation_id, Handoff.closed_at.is_not(None),
+            ).order_by(Handoff.id.desc()).limit(1))).first()
+        return last is not None and last.agent_id is None and last.abandoned_at is not None
 
     async def _earlier_of_held(self, conversation_id: str, agent: str) -> bool:
         held = await self._queue.assigned(agent)
