@@ -35,6 +35,7 @@ from db.engine import create_engine, session_factory
 from handoff.app import AGENT_ROUTES, setup_handoff
 from handoff.attachments import AttachmentStore, media_route
 from handoff.desk import HandoffDesk
+from handoff.shutdown import cancelled, within
 
 STATIC = Path(__file__).resolve().parent / "static"
 # Under load a Redis call waits this long for a free pooled connection before it fails.
@@ -114,11 +115,10 @@ def build_gateway(settings: Settings) -> Gateway:
             yield
         finally:
             if sweeper is not None:
-                sweeper.cancel()
-                await asyncio.gather(sweeper, return_exceptions=True)
-            await router.stop()
+                await cancelled([sweeper], "the inbox sweep")
+            await within(router.stop(), "the router's workers")
             for unit in channels:
-                await unit.close()
+                await within(unit.close(), f"the {unit.name} channel")
             await rasa.close()
             await engine.dispose()
             await redis.aclose()

@@ -21,6 +21,7 @@ from handoff.contract import BotHandback, BotTrigger, Delivery
 from handoff.desk import HandoffDesk
 from handoff.reports.alerts import AlertChecker
 from handoff.reports.api import ReportRoutes
+from handoff.shutdown import cancelled, within
 from handoff.team import TeamWork
 
 log = logging.getLogger(__name__)
@@ -62,10 +63,8 @@ def setup_handoff(
             asyncio.create_task(alerts.run(), name="handoff:alerts"),
         ]
         yield
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await desk.events.fanout.close()
+        await cancelled(tasks, "the desk's background tasks")
+        await within(desk.events.fanout.close(), "the desk's event fan-out")
 
     async def close_sockets(_app: web.Application) -> None:
         # on_shutdown runs before the server waits for open connections: agent sockets
