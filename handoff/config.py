@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from handoff.throttle import ThrottleConfig
 
-class DeskConfig(Protocol):
+
+class DeskConfig(ThrottleConfig, Protocol):
+    """Also the sign-in throttle's settings (ThrottleConfig: wrong agent tokens per client address)."""
+
     @property
     def agent_tokens(self) -> str: ...  # "name:token,name:token:supervisor"
 
@@ -27,16 +31,6 @@ class DeskConfig(Protocol):
 
     @property
     def max_message_chars(self) -> int: ...  # also the longest agent message
-
-    # Wrong agent tokens per client address (handoff/throttle.py).
-    @property
-    def signin_free_failures(self) -> int: ...
-
-    @property
-    def signin_delay_seconds(self) -> float: ...
-
-    @property
-    def signin_max_delay_seconds(self) -> float: ...
 
     # Proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES, handoff/client_address.py).
     @property
