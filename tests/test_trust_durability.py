@@ -10,11 +10,12 @@ import json
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+import pytest
 import stack
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -48,15 +49,25 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
 QUESTION = "Was kostet der Versand nach Österreich?"
 
 
+@pytest.fixture
+def own_redis(service_logs: Path) -> Iterator[str]:
+    """A Redis of this test's own. The session's shared one is also worked by the gateways of
+    other tests still running in this process (the session gateway): their sweepers would take up
+    this test's leftover inboxes and unfinished closes through their own Rasa."""
+    service = stack.start_redis(stack.free_port(), None, service_logs)
+    yield service.url
+    service.stop()
+
+
 async def test_a_message_whose_inbox_write_fails_leaves_no_marker_and_the_retry_is_taken(
-    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+    own_redis: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
 ) -> None:
     url, _ = own_database
-    settings = Settings.from_env(gateway_env(redis_url, url, rasa_server, twilio_standin))
+    settings = Settings.from_env(gateway_env(own_redis, url, rasa_server, twilio_standin))
     number = new_number()
     form = whatsapp_form(number, QUESTION)
     conversation = whatsapp_id(number)
-    redis = Redis.from_url(redis_url, decode_responses=True)
+    redis = Redis.from_url(own_redis, decode_responses=True)
     try:
         async with running_gateway(settings) as gateway:
             # The inbox key holds a string: Redis refuses the push (WRONGTYPE) inside the step
@@ -79,13 +90,13 @@ async def test_a_message_whose_inbox_write_fails_leaves_no_marker_and_the_retry_
 
 
 async def test_a_message_left_by_a_crashed_process_is_answered_once_its_lock_expires(
-    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+    own_redis: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
 ) -> None:
     url, _ = own_database
-    settings = Settings.from_env(gateway_env(redis_url, url, rasa_server, twilio_standin, INBOX_SWEEP_SECONDS="0.5"))
+    settings = Settings.from_env(gateway_env(own_redis, url, rasa_server, twilio_standin, INBOX_SWEEP_SECONDS="0.5"))
     session_id = new_session_id()
     conversation = webchat_id(session_id)
-    redis = Redis.from_url(redis_url, decode_responses=True)
+    redis = Redis.from_url(own_redis, decode_responses=True)
     try:
         async with running_gateway(settings) as gateway, WebchatClient.connect(gateway.ws_url, session_id) as chat:
             await chat.next("history")
@@ -161,12 +172,12 @@ async def slow_rasa(
 
 
 async def test_a_rasa_call_slower_than_its_timeout_is_waited_for_not_sent_again(
-    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+    own_redis: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
 ) -> None:
     url, _ = own_database
     async with slow_rasa(rasa_server, delay=2.0) as (rasa_url, heard):
         settings = Settings.from_env(gateway_env(
-            redis_url, url, rasa_url, twilio_standin, RASA_TIMEOUT_SECONDS="0.3", RASA_GIVE_UP_SECONDS="30",
+            own_redis, url, rasa_url, twilio_standin, RASA_TIMEOUT_SECONDS="0.3", RASA_GIVE_UP_SECONDS="30",
         ))
         session_id = new_session_id()
         conversation = webchat_id(session_id)
@@ -183,12 +194,12 @@ async def test_a_rasa_call_slower_than_its_timeout_is_waited_for_not_sent_again(
 
 
 async def test_a_rasa_call_still_running_at_the_give_up_time_is_not_sent_again(
-    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+    own_redis: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
 ) -> None:
     url, _ = own_database
     async with slow_rasa(rasa_server, delay=6.0) as (rasa_url, heard):
         settings = Settings.from_env(gateway_env(
-            redis_url, url, rasa_url, twilio_standin, RASA_TIMEOUT_SECONDS="0.5", RASA_GIVE_UP_SECONDS="2",
+            own_redis, url, rasa_url, twilio_standin, RASA_TIMEOUT_SECONDS="0.5", RASA_GIVE_UP_SECONDS="2",
         ))
         session_id = new_session_id()
         conversation = webchat_id(session_id)
@@ -205,14 +216,14 @@ async def test_a_rasa_call_still_running_at_the_give_up_time_is_not_sent_again(
 
 
 async def test_a_whatsapp_send_that_finally_fails_is_marked_for_the_agent_and_never_reported_as_sent(
-    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+    own_redis: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
 ) -> None:
     url, _ = own_database
-    settings = Settings.from_env(gateway_env(redis_url, url, rasa_server, twilio_standin, WHATSAPP_SEND_ATTEMPTS="2"))
+    settings = Settings.from_env(gateway_env(own_redis, url, rasa_server, twilio_standin, WHATSAPP_SEND_ATTEMPTS="2"))
     number = new_number()
     conversation = whatsapp_id(number)
     headers = {"Authorization": f"Bearer {AGENT_TOKEN}"}
-    redis = Redis.from_url(redis_url, decode_responses=True)
+    redis = Redis.from_url(own_redis, decode_responses=True)
     try:
         async with running_gateway(settings) as gateway, aiohttp.ClientSession(headers=headers) as agent, \
                 agent.ws_connect(gateway.url.replace("http", "ws") + "/agent/ws") as console:
@@ -260,12 +271,12 @@ async def claimed_by_anna(gateway_url: str, agent: aiohttp.ClientSession, conver
 
 
 async def test_a_close_whose_hand_back_fails_is_finished_by_the_desk_once(
-    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+    own_redis: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
 ) -> None:
     url, _ = own_database
     refuse: Counter[str] = Counter()
     async with slow_rasa(rasa_server, delay=0, refuse=refuse) as (rasa_url, _heard):
-        settings = Settings.from_env(gateway_env(redis_url, url, rasa_url, twilio_standin))
+        settings = Settings.from_env(gateway_env(own_redis, url, rasa_url, twilio_standin))
         session_id = new_session_id()
         conversation = webchat_id(session_id)
         headers = {"Authorization": f"Bearer {AGENT_TOKEN}"}
@@ -299,10 +310,10 @@ async def test_a_close_whose_hand_back_fails_is_finished_by_the_desk_once(
 
 
 async def test_a_handoff_whose_record_failed_is_finished_by_the_retry_and_queued_once(
-    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+    own_redis: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
 ) -> None:
     url, path = own_database
-    settings = Settings.from_env(gateway_env(redis_url, url, rasa_server, twilio_standin, ROUTER_MAX_ATTEMPTS="50"))
+    settings = Settings.from_env(gateway_env(own_redis, url, rasa_server, twilio_standin, ROUTER_MAX_ATTEMPTS="50"))
     session_id = new_session_id()
     conversation = webchat_id(session_id)
     headers = {"Authorization": f"Bearer {AGENT_TOKEN}"}
@@ -327,12 +338,12 @@ async def test_a_handoff_whose_record_failed_is_finished_by_the_retry_and_queued
 
 
 async def test_an_empty_answer_of_a_turn_that_failed_inside_rasa_is_sent_again(
-    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+    own_redis: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
 ) -> None:
     url, _ = own_database
     swallow: Counter[str] = Counter({"/webhooks/rest/webhook": 1})
     async with slow_rasa(rasa_server, delay=0, swallow=swallow) as (rasa_url, _heard):
-        settings = Settings.from_env(gateway_env(redis_url, url, rasa_url, twilio_standin))
+        settings = Settings.from_env(gateway_env(own_redis, url, rasa_url, twilio_standin))
         session_id = new_session_id()
         conversation = webchat_id(session_id)
         async with running_gateway(settings) as gateway, WebchatClient.connect(gateway.ws_url, session_id) as chat:
@@ -346,12 +357,12 @@ async def test_an_empty_answer_of_a_turn_that_failed_inside_rasa_is_sent_again(
 
 
 async def test_a_turn_that_answered_nothing_asks_the_customer_to_write_again(
-    redis_url: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
+    own_redis: str, rasa_server: str, twilio_standin: str, own_database: tuple[str, Path],
 ) -> None:
     url, _ = own_database
     blank: Counter[str] = Counter({"/webhooks/rest/webhook": 1})
     async with slow_rasa(rasa_server, delay=0, blank=blank) as (rasa_url, _heard):
-        settings = Settings.from_env(gateway_env(redis_url, url, rasa_url, twilio_standin))
+        settings = Settings.from_env(gateway_env(own_redis, url, rasa_url, twilio_standin))
         session_id = new_session_id()
         conversation = webchat_id(session_id)
         async with running_gateway(settings) as gateway, WebchatClient.connect(gateway.ws_url, session_id) as chat:
