@@ -46,6 +46,9 @@ from tests.process_helpers import alive, descendants
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "Was kostet der Versand in die Schweiz?"
 FACT = "12,90"  # the Swiss shipping cost in shop.yml, as a German answer writes it
+# A message whose custom action died with the action server: Rasa kept the turn but said nothing,
+# and the customer is told so (bot/router.py) instead of being left in silence. It is answered.
+TRY_AGAIN = texts.text("no_answer", "de")
 AGENT = ("anna", "anna-supervision-token-0123456789")
 RESTART_LIMIT = 3
 # Rasa restarting takes 30 s on two idle cores, minutes on busy ones: the test waits for it (the
@@ -239,8 +242,12 @@ def _answer_spans(lines: list[tuple[str, str]]) -> list[list[str]]:
     return spans
 
 
+def _is_answer(line: str) -> bool:
+    return FACT in line or line == TRY_AGAIN
+
+
 def _answers(spans: list[list[str]]) -> int:
-    return sum(FACT in line for span in spans for line in span)
+    return sum(_is_answer(line) for span in spans for line in span)
 
 
 async def _all_answered(run: Run, customer: WebCustomer | WhatsAppCustomer, timeout: float) -> list[list[str]]:
@@ -308,7 +315,7 @@ async def _kill_while_sending(run: Run, service: str, web: WebCustomer, whatsapp
     _exactly_once(web_spans, web.sent)
     _exactly_once(whatsapp_spans, whatsapp.sent)
     bodies = await _standin_bodies(run, whatsapp.number)
-    assert sum(FACT in body for body in bodies) == whatsapp.sent, bodies
+    assert sum(_is_answer(body) for body in bodies) == whatsapp.sent, bodies
 
     run.wait_for(rf"run: {service} {reason}.*; restarting in", 60)
     after = await _restarts(run)
