@@ -24,8 +24,8 @@ from actions.language import language_of, pick
 from actions.order_status import extract_order_number
 from actions.orders import find_order_number
 from actions.session import accepts_media, channel_of
+from core.contract import Priority
 from db.complaints import REFERENCE, reference_in
-from handoff.contract import Priority
 
 CATEGORIES = ("damaged", "wrong_item", "late_or_missing", "billing", "defect", "service", "other")
 # Categories about a product the customer can photograph (asked for a photo where the channel takes one).

@@ -19,7 +19,7 @@ from actions import db
 from actions.complaint_store import mark_needs_human
 from actions.language import language_of, pick
 from actions.unknown_messages import store_unknown
-from handoff.contract import Priority
+from core.contract import Priority
 
 # Intents that answer an offer; any other message withdraws the offer and ends a run of fallbacks.
 _OFFER_ANSWERS = ("affirm", "deny")
@@ -58,7 +58,7 @@ def handoff_payload(
     *, reason: str, priority: Priority, language: str, summary: str,
     complaint_reference: str | None = None, order_number: str | None = None, fallback_count: int = 0,
 ) -> dict[str, Any]:
-    """The custom payload the gateway hands to the desk (`handoff.contract.HandoffRequest.from_payload`)."""
+    """The custom payload the gateway hands to the desk (`core.contract.HandoffRequest.from_payload`)."""
     return {"handoff": {
         "reason": reason, "priority": int(priority), "language": language, "summary": summary,
         "complaint_reference": complaint_reference, "order_number": order_number,

@@ -44,10 +44,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import stack  # noqa: E402
 
-from bot.channels import webchat, whatsapp  # noqa: E402
+from bot.channels.webchat import channel as webchat  # noqa: E402
+from bot.channels.whatsapp import rules as whatsapp  # noqa: E402
+from core import texts  # noqa: E402
 from db.engine import create_engine, session_factory  # noqa: E402
 from db.models import Message  # noqa: E402
-from handoff import texts  # noqa: E402
 
 QUESTIONS = [
     "Was kostet der Versand?",

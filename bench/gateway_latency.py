@@ -36,7 +36,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 import model as rasa_model  # noqa: E402
 import stack  # noqa: E402
 
-from bot import twilio_standin  # noqa: E402
+from bot.channels.whatsapp import twilio_standin  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 
 QUESTION = "Was kostet der Versand nach Österreich?"

@@ -59,10 +59,10 @@ import stack  # noqa: E402
 from bare_transport import BareTransport  # noqa: E402
 
 from bot.app import build_gateway  # noqa: E402
-from bot.channels import webchat  # noqa: E402
+from bot.channels.webchat import channel as webchat  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from core.contract import HandoffRequest  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
-from handoff.contract import HandoffRequest  # noqa: E402
 
 AGENT, TOKEN = "bench-agent", "bench-" + secrets.token_hex(16)
 SECRET = secrets.token_hex(32)  # SHOPDESK_SECRET of both gateways: the customers' conversation ids

@@ -34,7 +34,7 @@ from redis.asyncio import Redis  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bot.channels.whatsapp import conversation_id as whatsapp_id  # noqa: E402
+from bot.channels.whatsapp.rules import conversation_id as whatsapp_id  # noqa: E402
 from bot.privacy.retention import Retention  # noqa: E402
 from bot.privacy.service import Privacy  # noqa: E402
 from bot.privacy.stores import Stores, Subject, SubjectKind, tracker_engine  # noqa: E402

@@ -19,8 +19,8 @@ from redis.asyncio import Redis
 from bot import keys
 from bot.intake import Refused
 from bot.settings import Settings
-from handoff import texts
-from handoff.client_address import limit_key
+from core import texts
+from core.client_address import limit_key
 
 DAY = 24 * 3600
 WINDOW_SECONDS = 60

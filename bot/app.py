@@ -31,11 +31,11 @@ from bot.rasa_client import RasaClient
 from bot.router import WORKER_LOCK_SECONDS, Router
 from bot.settings import Settings
 from bot.transcript import Transcript
+from core.attachments import AttachmentStore, media_route
+from core.shutdown import cancelled, within
 from db.engine import create_engine, session_factory
-from handoff.app import AGENT_ROUTES, setup_handoff
-from handoff.attachments import AttachmentStore, media_route
-from handoff.desk import HandoffDesk
-from handoff.shutdown import cancelled, within
+from handoff.web.app import AGENT_ROUTES, setup_handoff
+from handoff.work.desk import HandoffDesk
 
 STATIC = Path(__file__).resolve().parent / "static"
 # Under load a Redis call waits this long for a free pooled connection before it fails.

@@ -17,8 +17,8 @@ from typing import Any
 from bot.channels.registry import Channels
 from bot.metrics import Metrics
 from bot.transcript import Transcript
-from handoff import texts
-from handoff.contract import DeliveryFailed, Outbound, ReplyWindow, WindowClosed
+from core import texts
+from core.contract import DeliveryFailed, Outbound, ReplyWindow, WindowClosed
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from bot import keys, typed_intents
 from bot.metrics import Metrics
 from bot.router import Router
 from bot.transcript import Transcript
-from handoff import texts
-from handoff.contract import Button, Inbound
+from core import texts
+from core.contract import Button, Inbound
 
 if TYPE_CHECKING:
     from bot.address_limits import AddressLimits

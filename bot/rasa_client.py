@@ -28,8 +28,8 @@ from typing import Any
 
 import aiohttp
 
-from handoff.backoff import Backoff
-from handoff.contract import Button, HandoffRequest, Inbound, Outbound
+from core.backoff import Backoff
+from core.contract import Button, HandoffRequest, Inbound, Outbound
 
 log = logging.getLogger(__name__)
 

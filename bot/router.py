@@ -32,9 +32,9 @@ from bot import keys
 from bot.metrics import Metrics
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.transcript import Transcript
-from handoff import texts
-from handoff.backoff import Backoff
-from handoff.contract import (
+from core import texts
+from core.backoff import Backoff
+from core.contract import (
     Button,
     Delivery,
     DeliveryFailed,

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.secret_files import read_or_create, var_dir
+from core.client_address import TrustedProxies
 from db.engine import DEFAULT_DATABASE_URL
-from handoff.auth import parse_agent_tokens
-from handoff.client_address import TrustedProxies
+from handoff.web.auth import parse_agent_tokens
 
 # SHOPDESK_SECRET when unset: generated on first start, kept in var/ (0600).
 SECRET_FILE = "shopdesk-secret"
@@ -58,7 +58,7 @@ class Settings:
     twilio_whatsapp_from: str = "whatsapp:+14155238886"
     twilio_api_base: str = "https://api.twilio.com"
 
-    # WhatsApp through Meta's Cloud API (bot/channels/whatsapp_cloud.py).
+    # WhatsApp through Meta's Cloud API (bot/channels/whatsapp/cloud_provider.py).
     whatsapp_cloud_verify_token: str = ""
     whatsapp_cloud_app_secret: str = ""
     whatsapp_cloud_token: str = ""
@@ -119,14 +119,14 @@ class Settings:
     retention_interval_seconds: float = 3600.0
     privacy_url: str = ""
     # Trust boundary (issue 8): wrong agent tokens per client address wait ever longer
-    # (handoff/throttle.py); /metrics needs `Authorization: Bearer <METRICS_TOKEN>` when set.
+    # (handoff/web/throttle.py); /metrics needs `Authorization: Bearer <METRICS_TOKEN>` when set.
     signin_free_failures: int = 5
     signin_delay_seconds: float = 1.0
     signin_max_delay_seconds: float = 900.0
     metrics_token: str = ""
     # The key of conversation ids (bot/ids.py): SHOPDESK_SECRET, else var/shopdesk-secret.
     shopdesk_secret: str = ""
-    # Abuse limits (handoff/client_address.py, bot/address_limits.py, the desk's queue caps): the proxies
+    # Abuse limits (core/client_address.py, bot/address_limits.py, the desk's queue caps): the proxies
     # whose X-Forwarded-For is believed, limits per client address and web chat socket, queue caps,
     # and how long a queued customer may be silent before they leave the queue.
     trusted_proxies: str = ""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from handoff.contract import Button, Inbound
+from core.contract import Button, Inbound
 
 INTENT_PREFIX = "/"  # rasa.shared.constants.INTENT_MESSAGE_PREFIX
 EXTERNAL_PREFIX = "EXTERNAL_"

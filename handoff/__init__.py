@@ -17,8 +17,8 @@ agent console (static/, api.py) → claim / messages / release / close → `BotH
 
 Agent websocket: `Authorization: Bearer` or (the console) a first frame `{"type": "auth", "token": …}`,
 never `?token=` (400); a wrong token gets 401 before the upgrade or close code 4401, an address
-throttled after wrong tokens 429 or close code 4429 (handoff/throttle.py). Who reads which
-conversation: handoff/access.py.
+throttled after wrong tokens 429 or close code 4429 (handoff/web/throttle.py). Who reads which
+conversation: handoff/web/access.py.
 
 Failures: state and queue live only in Redis, so a restarted or second gateway continues every
 conversation; the transcript is in SQL and the console reloads the open conversation from

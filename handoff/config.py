@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from handoff.throttle import ThrottleConfig
+from handoff.web.throttle import ThrottleConfig
 
 
 class DeskConfig(ThrottleConfig, Protocol):
@@ -32,11 +32,11 @@ class DeskConfig(ThrottleConfig, Protocol):
     @property
     def max_message_chars(self) -> int: ...  # also the longest agent message
 
-    # Proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES, handoff/client_address.py).
+    # Proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES, core/client_address.py).
     @property
     def trusted_proxies(self) -> str: ...
 
-    # Queue caps and silent customers (handoff/queue.py, handoff/sweeper.py).
+    # Queue caps and silent customers (handoff/queue/desk_queue.py, handoff/work/sweeper.py).
     @property
     def queue_max_length(self) -> int: ...
 

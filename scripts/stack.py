@@ -170,7 +170,7 @@ def rasa_command(port: int, model: Path, endpoints: Path, host: str = "127.0.0.1
 
 
 def twilio_standin_command(port: int, host: str = "127.0.0.1") -> list[str]:
-    return [str(APP_PYTHON), "-m", "bot.twilio_standin", "--host", host, "--port", str(port)]
+    return [str(APP_PYTHON), "-m", "bot.channels.whatsapp.twilio_standin", "--host", host, "--port", str(port)]
 
 
 GATEWAY_COMMAND = [str(APP_PYTHON), "-m", "bot"]
@@ -219,7 +219,7 @@ def start_twilio_standin(port: int, env: dict[str, str], log_dir: Path | None) -
 
 
 def whatsapp_cloud_standin_command(port: int, host: str = "127.0.0.1") -> list[str]:
-    return [str(APP_PYTHON), "-m", "bot.whatsapp_cloud_standin", "--host", host, "--port", str(port)]
+    return [str(APP_PYTHON), "-m", "bot.channels.whatsapp.cloud_standin", "--host", host, "--port", str(port)]
 
 
 def start_whatsapp_cloud_standin(port: int, env: dict[str, str], log_dir: Path | None) -> Service:

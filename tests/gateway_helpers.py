@@ -30,8 +30,9 @@ from twilio.request_validator import RequestValidator
 
 from bot.app import Gateway as GatewayParts
 from bot.app import build_gateway
-from bot.channels import webchat, whatsapp
-from bot.channels.whatsapp_cloud import signature_of
+from bot.channels.webchat import channel as webchat
+from bot.channels.whatsapp import rules as whatsapp
+from bot.channels.whatsapp.cloud_provider import signature_of
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
 from db.migrate import upgrade

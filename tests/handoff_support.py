@@ -18,11 +18,11 @@ from redis.asyncio import Redis
 
 from bot.settings import Settings
 from bot.transcript import Transcript
+from core.contract import ALWAYS_OPEN, HandoffRequest, Inbound, Outbound, ReplyWindow, WindowClosed
 from db.engine import create_engine, session_factory
-from handoff import keys
-from handoff.app import setup_handoff
-from handoff.contract import ALWAYS_OPEN, HandoffRequest, Inbound, Outbound, ReplyWindow, WindowClosed
-from handoff.desk import HandoffDesk
+from handoff.queue import keys
+from handoff.web.app import setup_handoff
+from handoff.work.desk import HandoffDesk
 
 # Names of their own: the gateway tests' accounts live in the same database.
 AGENTS = {"anna-desk": "anna-" + "a" * 32, "ben-desk": "ben-" + "b" * 32, "cara-desk": "cara-" + "c" * 32}

@@ -8,10 +8,10 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from core.contract import ReplyWindow
 from db.engine import create_engine, session_factory
 from db.models import Agent, Handoff
-from handoff.auth import InvalidAgentTokens, Role, hash_token, parse_agent_tokens, verify_token
-from handoff.contract import ReplyWindow
+from handoff.web.auth import InvalidAgentTokens, Role, hash_token, parse_agent_tokens, verify_token
 from tests.handoff_support import AGENTS, desk_app, new_id, next_event
 
 

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from handoff.attachments import AttachmentRejected, AttachmentStore, media_route, sniff
+from core.attachments import AttachmentRejected, AttachmentStore, media_route, sniff
 from tests.handoff_support import desk_app, new_id
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64

@@ -1,4 +1,4 @@
-"""The console's complaint panel (handoff/static/complaints.js) in real Chromium: a customer's complaints
+"""The console's complaint panel (handoff/web/static/complaints.js) in real Chromium: a customer's complaints
 with their timeline, a state change with a resolution that reaches the customer, German and English."""
 
 from __future__ import annotations

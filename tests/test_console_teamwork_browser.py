@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from db.engine import create_engine, session_factory
 from db.models import Complaint, ConversationNote, Feedback
-from handoff.customer import customer_label
+from handoff.labels import customer_label
 from tests.browser_support import serious_axe_violations
 from tests.handoff_support import AGENTS, agent_tokens, desk_app, new_id
 
 # Ben is a supervisor: he reads a conversation Anna holds (an agent reads only queued ones, their own
-# and the ones they closed: handoff.access).
+# and the ones they closed: handoff.web.access).
 TEAM_TOKENS = agent_tokens(AGENTS).replace(f"ben-desk:{AGENTS['ben-desk']}", f"ben-desk:{AGENTS['ben-desk']}:supervisor")
 
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handoff import texts
-from handoff.business_hours import BusinessHours, InvalidBusinessHours, InvalidHolidays
+from core import texts
+from handoff.work.business_hours import BusinessHours, InvalidBusinessHours, InvalidHolidays
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC = dt.UTC

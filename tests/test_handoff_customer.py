@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from handoff import keys
+from handoff.queue import keys
 from tests.handoff_support import desk_app, new_id, next_event
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from handoff.contract import DeskUnavailable, Inbound
+from core.contract import DeskUnavailable, Inbound
 from tests.handoff_support import desk_app, new_id, next_event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))

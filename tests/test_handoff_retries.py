@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import SQLAlchemyError
 
-from handoff.contract import Inbound
+from core.contract import Inbound
 from tests.gateway_helpers import inserts_fail, own_database  # noqa: F401  (fixture)
 from tests.handoff_support import desk_app, new_id
 

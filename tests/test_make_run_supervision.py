@@ -28,7 +28,7 @@ import pytest
 import stack  # scripts/ is on sys.path through tests/conftest.py
 
 from bot.settings import Settings
-from handoff import texts
+from core import texts
 from tests.gateway_helpers import (
     AUTH_TOKEN,
     TEST_SECRET,

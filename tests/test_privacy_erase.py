@@ -14,9 +14,9 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from bot import keys as gateway_keys
+from core.attachments import AttachmentStore
 from db.engine import create_engine, session_factory
 from db.models import Complaint, Feedback, Handoff
-from handoff.attachments import AttachmentStore
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     Gateway,
     WebchatClient,

@@ -24,10 +24,10 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from bot.settings import Settings
+from core import texts
 from db.engine import create_engine, session_factory
 from db.models import Handoff
-from handoff import keys as desk_keys
-from handoff import texts
+from handoff.queue import keys as desk_keys
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     Gateway,
     WebchatClient,

@@ -23,7 +23,7 @@ from actions.unknown_messages import normalise
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
 from db.models import Complaint, ConversationStart, Feedback, Handoff, RatingRequest, UnknownMessage
-from handoff.customer import customer_label
+from handoff.labels import customer_label
 from handoff.reports.csv_export import cell
 from handoff.reports.summary import percentile
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)

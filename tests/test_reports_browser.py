@@ -14,7 +14,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from db.engine import create_engine, session_factory
 from db.models import Complaint, ConversationStart, Feedback, Handoff, Message, RatingRequest, UnknownMessage
-from handoff.customer import customer_label
+from handoff.labels import customer_label
 from handoff.reports import keys
 from tests.handoff_support import desk_app, new_id
 from tests.test_reports import empty_report_tables

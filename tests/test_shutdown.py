@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from handoff.shutdown import cancelled, within
+from core.shutdown import cancelled, within
 
 
 async def _ignores_cancellation(started: asyncio.Event, released: asyncio.Event) -> None:
@@ -23,10 +23,10 @@ async def test_a_step_that_ignores_cancellation_is_left_behind_and_named(caplog:
     started, released = asyncio.Event(), asyncio.Event()
     stubborn = asyncio.ensure_future(_ignores_cancellation(started, released))
     await started.wait()
-    with caplog.at_level(logging.ERROR, logger="handoff.shutdown"):
+    with caplog.at_level(logging.ERROR, logger="core.shutdown"):
         await cancelled([stubborn], "the stubborn loop", seconds=0.2)
     assert not stubborn.done()
-    [record] = [r for r in caplog.records if r.name == "handoff.shutdown"]
+    [record] = [r for r in caplog.records if r.name == "core.shutdown"]
     assert "the stubborn loop" in record.getMessage() and "_ignores_cancellation" in record.getMessage()
     released.set()
     await asyncio.gather(stubborn, return_exceptions=True)

@@ -24,8 +24,8 @@ from redis.asyncio import Redis
 from bot import keys
 from bot.router import WORKER_LOCK_SECONDS, encode
 from bot.settings import Settings
-from handoff import texts
-from handoff.contract import Inbound
+from core import texts
+from core.contract import Inbound
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     AGENT_TOKEN,
     WebchatClient,

@@ -23,8 +23,8 @@ import stack
 from redis.asyncio import Redis
 
 from bot.settings import Settings
-from handoff import keys as desk_keys
-from handoff import texts
+from core import texts
+from handoff.queue import keys as desk_keys
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     Gateway,
     WebchatClient,

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from handoff import keys
+from handoff.queue import keys
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     Gateway,
     WebchatClient,

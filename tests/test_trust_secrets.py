@@ -26,7 +26,8 @@ import pytest
 import stack  # scripts/ is on sys.path through tests/conftest.py
 from redis.asyncio import Redis
 
-from bot.channels import webchat, whatsapp
+from bot.channels.webchat import channel as webchat
+from bot.channels.whatsapp import rules as whatsapp
 from bot.privacy.stores import Stores, Subject
 from bot.settings import Settings
 from db.engine import create_engine, session_factory

@@ -12,7 +12,7 @@ import aiohttp
 
 from bot.rasa_client import RasaClient
 from bot.typed_intents import AS_TEXT, admit, as_text, is_external, is_typed_intent
-from handoff.contract import Button, HandoffRequest, Inbound, Outbound
+from core.contract import Button, HandoffRequest, Inbound, Outbound
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     AGENT_TOKEN,
     Gateway,

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.typed_intents import as_text
-from handoff.contract import Button, Outbound
+from core.contract import Button, Outbound
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     AGENT_TOKEN,
     Gateway,

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from handoff.contract import Button, Outbound, WindowClosed
+from core.contract import Button, Outbound, WindowClosed
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     AGENT_TOKEN,
     CLOUD_APP_SECRET,

@@ -17,9 +17,9 @@ from sqlalchemy import update
 from bot import keys
 from bot.app import Gateway as GatewayParts
 from bot.settings import Settings
+from core.contract import Button, HandoffRequest, Outbound
 from db.engine import create_engine, session_factory
 from db.models import Contact
-from handoff.contract import Button, HandoffRequest, Outbound
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     AGENT_TOKEN,
     Gateway,

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.channels.whatsapp import MAX_CHARS, numbered, split_message
-from handoff.contract import Button, Outbound, WindowClosed
+from bot.channels.whatsapp.rules import MAX_CHARS, numbered, split_message
+from core.contract import Button, Outbound, WindowClosed
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     Gateway,
     cloud_standin,

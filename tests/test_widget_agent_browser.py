@@ -14,9 +14,9 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from handoff.contract import HandoffRequest
-from handoff.customer import customer_label
-from handoff.desk import HandoffDesk
+from core.contract import HandoffRequest
+from handoff.labels import customer_label
+from handoff.work.desk import HandoffDesk
 from tests.browser_support import serious_axe_violations
 from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     AGENT_TOKEN,

@@ -17,8 +17,8 @@ from bot.contacts import Contacts
 from bot.intake import Intake
 from bot.metrics import Metrics
 from bot.transcript import Transcript
-from handoff.backoff import Backoff
-from handoff.contract import Delivery, DeliveryFailed
+from core.backoff import Backoff
+from core.contract import Delivery, DeliveryFailed
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

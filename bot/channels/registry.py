@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from bot.channels import webchat, whatsapp_cloud, whatsapp_twilio
 from bot.channels.base import ChannelParts
+from bot.channels.webchat import channel as webchat
+from bot.channels.whatsapp import cloud_provider as whatsapp_cloud
+from bot.channels.whatsapp import twilio_provider as whatsapp_twilio
 from bot.settings import Settings
-from handoff.contract import Channel
+from core.contract import Channel
 
 BUILDERS: tuple[Callable[[Settings, ChannelParts], Channel], ...] = (
     webchat.build,

@@ -28,9 +28,9 @@ from bot.privacy.service import Privacy
 from bot.privacy.stores import BadSubject, Stores, Subject, SubjectKind, tracker_engine
 from bot.router import Router
 from bot.settings import Settings
-from handoff.api import AgentRoutes, error
-from handoff.attachments import AttachmentStore
-from handoff.auth import Role
+from core.attachments import AttachmentStore
+from handoff.web.api import AgentRoutes, error
+from handoff.web.auth import Role
 
 PRIVACY = web.AppKey("privacy", Privacy)
 

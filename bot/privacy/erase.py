@@ -26,11 +26,11 @@ from bot import keys as gateway_keys
 from bot.privacy import registry
 from bot.privacy.registry import Fate, SqlTable
 from bot.privacy.stores import Stores
-from handoff.attachments import AttachmentStore
-from handoff.events import EventHub
-from handoff.queue import DeskQueue, NotOwner
-from handoff.records import HandoffRecords
-from handoff.state import ConversationState
+from core.attachments import AttachmentStore
+from handoff.queue.desk_queue import DeskQueue, NotOwner
+from handoff.queue.state import ConversationState
+from handoff.work.events import EventHub
+from handoff.work.records import HandoffRecords
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from sqlalchemy import bindparam, select, text
 from bot import keys as gateway_keys
 from bot.privacy.stores import Stores, Subject
 from db.models import Complaint, ComplaintEvent, Contact, Feedback, Handoff, Message
-from handoff.queue import DeskQueue
-from handoff.state import ConversationState
+from handoff.queue.desk_queue import DeskQueue
+from handoff.queue.state import ConversationState
 
 
 def _iso(value: dt.datetime | None) -> str | None:

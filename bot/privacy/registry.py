@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import keys as gateway_keys
-from handoff import keys as desk_keys
+from handoff.queue import keys as desk_keys
 from handoff.reports import keys as report_keys
 
 # Prefix of the random conversation id an anonymised row gets (channels use web-/wa-).
@@ -86,7 +86,7 @@ NOT_CUSTOMER_SQL: dict[str, str] = {
     "alembic_version": "the schema version",
 }
 
-# Files: the attachment store (ATTACHMENT_DIR, handoff/attachments.py): photos customers sent in the
+# Files: the attachment store (ATTACHMENT_DIR, core/attachments.py): photos customers sent in the
 # web chat, images and PDFs agents sent; `<token>.json` beside each file names its conversation.
 # Erase deletes them; they expire by themselves after ATTACHMENT_TTL_HOURS.
 FILE_STORES: dict[str, str] = {"attachments": "ATTACHMENT_DIR, <token> + <token>.json (conversation_id)"}

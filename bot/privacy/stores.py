@@ -2,7 +2,7 @@
 
 A customer is named by a WhatsApp number, a web chat session id or a conversation id; the
 conversation ids come from the channels' own id functions (`conversation_id` in
-bot/channels/whatsapp.py and webchat.py, keyed with SHOPDESK_SECRET) and the ids of the earlier,
+bot/channels/whatsapp/rules.py and webchat.py, keyed with SHOPDESK_SECRET) and the ids of the earlier,
 unkeyed scheme: for a number from the `contacts` rows that hold it, for a session id `web-<session id>`.
 """
 
@@ -17,10 +17,11 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from bot.channels import webchat, whatsapp
+from bot.channels.webchat import channel as webchat
+from bot.channels.whatsapp import rules as whatsapp
+from core.attachments import AttachmentStore
 from db.engine import async_url
 from db.models import Contact, Message
-from handoff.attachments import AttachmentStore
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -34,8 +34,8 @@ from redis.asyncio import Redis
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.backoff import stop_if_cancelled
 from db.models import Complaint, Feedback, Handoff
-from handoff.backoff import stop_if_cancelled
 from handoff.config import DeskConfig
 from handoff.reports import keys
 from handoff.reports.summary import LOW, REPEAT_WINDOW, SATISFIED, aware, percentile

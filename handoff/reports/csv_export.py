@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Complaint, Feedback
-from handoff.customer import customer_label
+from handoff.labels import customer_label
 from handoff.reports.summary import Period, aware
 
 BOM = "\ufeff"

@@ -19,7 +19,7 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Complaint, ConversationStart, Feedback, Handoff, RatingRequest, UnknownMessage
-from handoff.customer import customer_label
+from handoff.labels import customer_label
 
 REPEAT_WINDOW = dt.timedelta(days=30)  # as actions/complaint_store.py
 UNKNOWN_LISTED = 20
