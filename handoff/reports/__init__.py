@@ -1,2 +1,3 @@
-"""Reports and early warnings for supervisors: what the desk records for them (`starts`), the
-summary queries (`summary`), the routes (`api`), CSV export (`csv_export`) and alerts (`alerts`)."""
+"""Reports and early warnings for supervisors: the summary queries (`summary`), CSV export
+(`csv_export`), early warnings (`alerts`) and their Redis keys (`keys`). The routes are in
+handoff/web/reports.py; the conversation starts they count are recorded by handoff/work/starts.py."""
