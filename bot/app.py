@@ -1,7 +1,7 @@
 """Builds the gateway: `create_app(settings)` → the aiohttp application; `python -m bot` runs it.
 
 This is where the parts are wired: a customer message flows channel unit (bot/channels/) →
-intake → router → Rasa or the desk → delivery → channel unit. Each part is handed its
+intake → inbox → router → Rasa or the desk → delivery → channel unit. Each part is handed its
 collaborators here; shared resources open and close in one cleanup context, in order.
 """
 
@@ -16,7 +16,6 @@ from urllib.parse import urlsplit, urlunsplit
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from bot.address_limits import AddressLimits
 from bot.channels.base import ChannelParts
 from bot.channels.registry import BUILDERS, Channels
 from bot.contacts import Contacts
@@ -24,11 +23,13 @@ from bot.delivery import GatewayDelivery
 from bot.handback import RasaHandback
 from bot.headers import metrics_guard, security_headers
 from bot.health import Health
-from bot.intake import Intake, RateLimiter
+from bot.inbox import Inbox
+from bot.intake import Intake
+from bot.limits import AddressLimits, RateLimiter
 from bot.metrics import Metrics
 from bot.privacy.api import setup_privacy
 from bot.rasa_client import RasaClient
-from bot.router import WORKER_LOCK_SECONDS, Router
+from bot.router import Router
 from bot.settings import Settings
 from bot.transcript import Transcript
 from core.attachments import AttachmentStore, media_route
@@ -82,14 +83,11 @@ def build_gateway(settings: Settings) -> Gateway:
                       settings.rasa_max_concurrent)
     channels = Channels()
     delivery = GatewayDelivery(transcript, channels, metrics)
-    router = Router(
-        redis, transcript, rasa, delivery, metrics,
-        lock_seconds=WORKER_LOCK_SECONDS,
-        notice_seconds=settings.rasa_give_up_seconds + settings.rasa_timeout_seconds,
-        max_attempts=settings.router_max_attempts,
-    )
+    router = Router(redis, transcript, rasa, delivery, metrics,
+                    notice_seconds=settings.rasa_give_up_seconds + settings.rasa_timeout_seconds)
+    inbox = Inbox(redis, router.handle, metrics, max_attempts=settings.router_max_attempts)
     addresses = AddressLimits.from_settings(redis, settings)
-    intake = Intake(redis, router, transcript, RateLimiter(redis, settings.rate_limit_per_minute), metrics,
+    intake = Intake(redis, inbox, transcript, RateLimiter(redis, settings.rate_limit_per_minute), metrics,
                     settings.max_message_chars, addresses)
     parts = ChannelParts(redis, intake, delivery, Contacts(sessionmaker), transcript, metrics, addresses)
     for build in BUILDERS:
@@ -97,10 +95,11 @@ def build_gateway(settings: Settings) -> Gateway:
     handback = RasaHandback(rasa, router, channels)
     desk = setup_handoff(app, settings, redis, sessionmaker, delivery, handback, handback)
     router.desk = desk
+    intake.desk = desk
     delivery.publish = desk.events.publish
 
     async def resources(_app: web.Application) -> AsyncIterator[None]:
-        # Opened in this order, closed in the reverse: the router's workers stop before the
+        # Opened in this order, closed in the reverse: the inbox's workers stop before the
         # connections they use. (The desk's tasks are set up by setup_handoff, before this.)
         sweeper: asyncio.Task[None] | None = None
         try:
@@ -111,12 +110,12 @@ def build_gateway(settings: Settings) -> Gateway:
                 except TimeoutError:
                     raise RuntimeError(f"REDIS_URL={_without_password(settings.redis_url)} is not reachable: start Redis there "
                                        "or point REDIS_URL at a running one") from None
-            sweeper = asyncio.create_task(router.sweep(settings.inbox_sweep_seconds), name="router:sweep")
+            sweeper = asyncio.create_task(inbox.sweep(settings.inbox_sweep_seconds), name="inbox:sweep")
             yield
         finally:
             if sweeper is not None:
                 await cancelled([sweeper], "the inbox sweep")
-            await within(router.stop(), "the router's workers")
+            await within(inbox.stop(), "the inbox's workers")
             for unit in channels:
                 await within(unit.close(), f"the {unit.name} channel")
             await rasa.close()

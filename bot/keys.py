@@ -14,7 +14,7 @@ WEBCHAT_FANOUT = PREFIX + "webchat-out"
 
 
 def inbox(conversation_id: str) -> str:
-    """List of customer messages waiting for the router, oldest first."""
+    """List of customer messages waiting for the router, oldest first (bot/inbox.py)."""
     return f"{PREFIX}inbox:{conversation_id}"
 
 
@@ -22,7 +22,7 @@ def inbox_pattern() -> str:
     return f"{PREFIX}inbox:*"
 
 
-# Customer messages the router gave up on (JSON: the inbox entry, the error type, the attempts);
+# Customer messages the inbox gave up on after ROUTER_MAX_ATTEMPTS (JSON: the inbox entry, the error type, the attempts);
 # an operator looks at them and pushes the entry back onto the inbox. Never trimmed automatically.
 DEAD_LETTER = PREFIX + "dead-letter"
 
@@ -34,8 +34,9 @@ NOT_SENT_KEPT = 1000
 
 
 def handling(conversation_id: str, message_id: str) -> str:
-    """Hash of how far the router got with one message (attempts, transcript written, Rasa's
-    replies, replies dispatched), so a retry neither asks Rasa again nor repeats a line."""
+    """Hash of how far the router got with one message (the inbox's attempts, then the router's
+    notes: transcript written, Rasa's replies, replies dispatched), so a retry neither asks Rasa
+    again nor repeats a line."""
     return f"{PREFIX}handling:{conversation_id}:{message_id}"
 
 
@@ -69,7 +70,7 @@ def delay_notice(conversation_id: str) -> str:
 RETENTION_LEASE = PREFIX + "privacy:retention-lease"
 
 
-# Per client address (bot/address_limits.py). `{who}` is a keyed hash of the address (never the
+# Per client address (bot/limits.py). `{who}` is a keyed hash of the address (never the
 # address itself) under the day's `address_key`, which expires after two days: after that the
 # hashes in these short-lived keys identify nobody.
 def address_key(day: int) -> str:

@@ -126,7 +126,7 @@ class Settings:
     metrics_token: str = ""
     # The key of conversation ids (bot/ids.py): SHOPDESK_SECRET, else var/shopdesk-secret.
     shopdesk_secret: str = ""
-    # Abuse limits (core/client_address.py, bot/address_limits.py, the desk's queue caps): the proxies
+    # Abuse limits (core/client_address.py, bot/limits.py, the desk's queue caps): the proxies
     # whose X-Forwarded-For is believed, limits per client address and web chat socket, queue caps,
     # and how long a queued customer may be silent before they leave the queue.
     trusted_proxies: str = ""

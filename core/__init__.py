@@ -6,6 +6,7 @@
 - attachments.py     files agents and customers send: checked by their bytes, kept 0600, served by token
 - client_address.py  the client behind a request (`TRUSTED_PROXIES`), and its keyed form for limits
 - backoff.py         the doubling wait every retry and background loop shares
+- counters.py        fixed-window counters (messages a minute), in Redis or in one process's memory
 - fanout.py          one Redis pub/sub channel shared by every gateway process
 - shutdown.py        stopping background work within a bound
 """

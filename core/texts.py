@@ -91,7 +91,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "Dein Mitarbeiter ist gerade nicht erreichbar. Du bist wieder ganz vorn in der Warteschlange.",
         "en": "Your team member is unavailable right now. You are back at the front of the queue.",
     },
-    # Abuse limits (bot/address_limits.py, the queue caps, silent queue entries): what happened, what to do.
+    # Abuse limits (bot/limits.py, the queue caps, silent queue entries): what happened, what to do.
     "too_many_conversations": {
         "de": "Von deinem Internetanschluss wurden gerade sehr viele neue Chats geöffnet. Bitte warte eine Minute, "
               "der Chat verbindet sich dann von selbst wieder.",

@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
 from bot import keys
-from bot.router import WORKER_LOCK_SECONDS, encode
+from bot.inbox import WORKER_LOCK_SECONDS, encode
 from bot.settings import Settings
 from core import texts
 from core.contract import Inbound

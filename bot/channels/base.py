@@ -12,9 +12,9 @@ from typing import TypeVar
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bot.address_limits import AddressLimits
 from bot.contacts import Contacts
 from bot.intake import Intake
+from bot.limits import AddressLimits
 from bot.metrics import Metrics
 from bot.transcript import Transcript
 from core.backoff import Backoff

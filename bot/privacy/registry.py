@@ -155,7 +155,7 @@ NOT_CUSTOMER_KEYS: dict[str, str] = {
     desk_keys.WAITS: "recent pickup waits in seconds",
     report_keys.ALERT_LEASE: "the alert check's lease",
     report_keys.ALERTS_ACTIVE: "alerts while their condition holds (figures, no conversation)",
-    # Client addresses (bot/address_limits.py) are never stored: only an HMAC under the day's random
+    # Client addresses (bot/limits.py) are never stored: only an HMAC under the day's random
     # key, which Redis forgets after two days; then no hash can be traced back to an address.
     gateway_keys.PREFIX + "addr-key:*": "the day's random key of the client address hashes (expires after two days)",
     gateway_keys.PREFIX + "addr:*": "per-address limit counters (new conversations, open sockets, messages a "

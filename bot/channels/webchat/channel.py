@@ -24,7 +24,7 @@ Server → client
    "rate_limited"|"address_rate_limited"|"too_many_conversations"|"too_many_sockets"|"unknown_type",
    "detail": "…", "text": "<for the customer>"|null, "client_id"?}
 
-Limits (bot/address_limits.py), each answered with an error frame whose `text` tells the customer
+Limits (bot/limits.py), each answered with an error frame whose `text` tells the customer
 what happened and what to do: per client address (core/client_address.py) the open sockets
 (WEBCHAT_SOCKETS_PER_ADDRESS), the new conversations a minute (NEW_CONVERSATIONS_PER_MINUTE: a
 hello for a session without a transcript) and the messages a minute (MESSAGES_PER_ADDRESS_PER_MINUTE);
@@ -46,7 +46,6 @@ import json
 import logging
 import re
 import secrets
-import time
 from collections import defaultdict
 from typing import Any
 
@@ -57,7 +56,7 @@ from bot import keys
 from bot.channels.base import ChannelParts
 from bot.channels.webchat.upload import upload_route
 from bot.ids import keyed_id
-from bot.intake import Refused
+from bot.limits import Refused, SocketRate
 from bot.settings import Settings
 from core import texts
 from core.attachments import AttachmentStore
@@ -106,23 +105,6 @@ def language_tag(raw: object) -> str | None:
         return None
     primary = raw.strip().lower()[:2]
     return primary if primary in _LANGUAGES else None
-
-
-class SocketRate:
-    """The messages of one socket in the current minute, whichever session ids it says hello with."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._window = -1
-        self._count = 0
-
-    def over(self) -> bool:
-        """Counts one message; True when it is one too many."""
-        window = int(time.time() // 60)
-        if window != self._window:
-            self._window, self._count = window, 0
-        self._count += 1
-        return self._count > self.per_minute
 
 
 class WebChat:

@@ -9,7 +9,7 @@ complaint's photo.
 
 Answers: 200 `{"ok": true, "attachment": {url, content_type, name}}` (`"duplicate": true` for a
 client_id taken before), 400 bad_session_id/malformed, 413 too_large, 415 type, 429 rate_limited,
-address_rate_limited or too_many_conversations (the limits of bot/address_limits.py, as on the websocket).
+address_rate_limited or too_many_conversations (the limits of bot/limits.py, as on the websocket).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from bot.channels.base import ChannelParts
-from bot.intake import Refused
+from bot.limits import Refused
 from bot.settings import Settings
 from core.attachments import AttachmentRejected, AttachmentStore, read_upload
 from core.client_address import TrustedProxies, client_address

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from bot import keys
 from bot.channels.base import ChannelParts
 from bot.ids import keyed_id
-from bot.intake import Refused
+from bot.limits import Refused
 from bot.settings import Settings
 from core.contract import Button, Inbound, Media, Outbound, ReplyWindow
 

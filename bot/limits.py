@@ -1,10 +1,16 @@
-"""Limits per client address, shared by every gateway process through Redis: new conversations
-and messages a minute, open web chat sockets.
+"""Every limit of the gateway's intake, and `Refused`, what a message or socket past one gets.
 
-An IP address is personal data, so nothing here stores one: the limits count by a keyed hash
-(`pseudonym`) under a random key of the day that Redis forgets after two days, and every counter
-expires within minutes (socket entries once their socket stops renewing them). The pseudonym is
-also what travels with a customer's messages to the desk (`Inbound.address`).
+- the length of a message (MAX_MESSAGE_CHARS): `check_length`
+- messages a minute per conversation (RATE_LIMIT_PER_MINUTE): `RateLimiter`, in Redis, and its
+  form for one web chat socket whatever session ids it says hello with: `SocketRate`, in memory
+- per client address (web chat): new conversations and messages a minute, open sockets:
+  `AddressLimits`, in Redis
+
+Counted in Redis, a limit holds across every gateway process. An IP address is personal data, so
+nothing here stores one: the address limits count by a keyed hash (`pseudonym`) under a random
+key of the day that Redis forgets after two days, and every counter expires within minutes
+(socket entries once their socket stops renewing them). The pseudonym is also what travels with
+a customer's messages to the desk (`Inbound.address`).
 """
 
 from __future__ import annotations
@@ -17,13 +23,13 @@ import time
 from redis.asyncio import Redis
 
 from bot import keys
-from bot.intake import Refused
 from bot.settings import Settings
 from core import texts
 from core.client_address import limit_key
+from core.contract import Inbound
+from core.counters import LocalWindowCounter, WindowCounter, window
 
 DAY = 24 * 3600
-WINDOW_SECONDS = 60
 
 # KEYS: the address's sockets   ARGV: now, expiry, limit, socket id, key ttl
 _OPEN_SOCKET = """
@@ -44,6 +50,60 @@ return 1
 """
 
 
+class Refused(Exception):
+    """A customer message the gateway does not take. `reason` is machine-readable (web chat
+    error frames, HTTP 400 bodies, `shopdesk_errors_total{kind="rejected_<reason>"}`), `text`
+    is for the customer, `tell` is False for repeats the customer was already told about."""
+
+    def __init__(self, reason: str, detail: str, text: str | None = None, tell: bool = True) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.text = text
+        self.tell = tell
+
+
+def check_length(inbound: Inbound, max_chars: int) -> None:
+    """Raises `Refused` (too_long) for a message of more than `max_chars` characters."""
+    if len(inbound.text) > max_chars:
+        raise Refused(
+            "too_long", f"the message has {len(inbound.text)} characters, at most {max_chars} are accepted",
+            texts.text("too_long", inbound.language, limit=max_chars),
+        )
+
+
+class RateLimiter:
+    """Messages a minute per conversation, counted in Redis (shared by all gateway processes)."""
+
+    def __init__(self, redis: Redis, per_minute: int) -> None:
+        self._counter = WindowCounter(redis, keys.rate)
+        self.per_minute = per_minute
+
+    async def message(self, inbound: Inbound) -> None:
+        """Counts one message of the conversation; raises `Refused` (rate_limited) past the limit."""
+        count = await self._counter.hit(inbound.conversation_id)
+        if count > self.per_minute:
+            raise Refused(
+                "rate_limited", f"more than {self.per_minute} messages a minute",
+                texts.text("rate_limited", inbound.language),
+                # Said once per minute, not once per flooding message.
+                tell=count == self.per_minute + 1,
+            )
+
+
+class SocketRate:
+    """The messages of one web chat socket in the current minute, whichever session ids it says
+    hello with (so switching them does not reset RATE_LIMIT_PER_MINUTE)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._counter = LocalWindowCounter()
+
+    def over(self) -> bool:
+        """Counts one message; True when it is one too many."""
+        return self._counter.hit() > self.per_minute
+
+
 class AddressLimits:
     @classmethod
     def from_settings(cls, redis: Redis, settings: Settings) -> AddressLimits:
@@ -62,6 +122,7 @@ class AddressLimits:
         self.messages_per_minute = messages_per_minute
         self.socket_ttl_seconds = socket_ttl_seconds
         self._day_key: tuple[int, str] | None = None
+        self._messages = WindowCounter(redis, keys.address_rate)
         self._open_socket = redis.register_script(_OPEN_SOCKET)
         self._new_conversation = redis.register_script(_NEW_CONVERSATION)
 
@@ -77,10 +138,10 @@ class AddressLimits:
     async def new_conversation(self, who: str, conversation_id: str, language: str | None) -> None:
         """A conversation opened from the address (counted once a minute however often it says
         hello); raises `Refused` (too_many_conversations) past the limit."""
-        window = int(time.time() // WINDOW_SECONDS)
         marker = hashlib.sha256(conversation_id.encode()).hexdigest()[:16]  # no session id in Redis
         allowed = await self._new_conversation(
-            keys=[keys.address_new(who, window)], args=[marker, self.new_conversations_per_minute],
+            keys=[keys.address_new(who, window(time.time()))],
+            args=[marker, self.new_conversations_per_minute],
         )
         if not int(allowed):
             raise Refused(
@@ -122,14 +183,10 @@ class AddressLimits:
 
     async def message(self, who: str, language: str | None) -> None:
         """One customer message from the address; raises `Refused` (address_rate_limited) past the limit."""
-        key = keys.address_rate(who, int(time.time() // WINDOW_SECONDS))
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, 2 * WINDOW_SECONDS)
-            count, _ = await pipe.execute()
-        if int(count) > self.messages_per_minute:
+        count = await self._messages.hit(who)
+        if count > self.messages_per_minute:
             raise Refused(
                 "address_rate_limited", f"more than {self.messages_per_minute} messages a minute from this address",
                 texts.text("address_rate_limited", language),
-                tell=int(count) == self.messages_per_minute + 1,
+                tell=count == self.messages_per_minute + 1,
             )
