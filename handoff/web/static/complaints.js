@@ -40,11 +40,16 @@
   }
 
   async function api(method, path, body) {
-    const response = await fetch(path, {
-      method,
-      headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      return { status: 0, data: {} }; // the desk is not reachable (network, restart): shown as failed, tried on the next load
+    }
     let data = {};
     try { data = (await response.json()) || {}; } catch (e) { data = {}; }
     return { status: response.status, data };
