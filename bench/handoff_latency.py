@@ -214,7 +214,7 @@ class Bench:
         for cid in ids:  # leave the desk empty for the next round: back to the queue, then out of it
             async with session.post(f"{self.a_url}/api/handoff/{cid}/release", headers=auth) as response:
                 assert response.status == 200
-            await self.desk.queue.leave(cid)
+            await self.desk.parts.queue.leave(cid)
         for ws in (agent_ws, bare_agent_ws, *customers.values(), *bare_customers.values()):
             await ws.close()
         return results

@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from handoff.web.throttle import ThrottleConfig
+
+class ThrottleConfig(Protocol):
+    """Wrong agent tokens per client address (handoff/web/throttle.py). Here, not beside the
+    throttle, so that every room can read the desk's settings without importing the web face."""
+
+    @property
+    def signin_free_failures(self) -> int: ...
+
+    @property
+    def signin_delay_seconds(self) -> float: ...
+
+    @property
+    def signin_max_delay_seconds(self) -> float: ...
 
 
 class DeskConfig(ThrottleConfig, Protocol):

@@ -232,9 +232,9 @@ async def test_a_customer_who_asked_for_a_callback_is_not_expired_as_silent(redi
         silent, called_back = new_id(), new_id()
         await h.handoff(silent)
         await h.handoff(called_back)
-        await h.desk.queue.set_fields(called_back, "callback", "1")
-        await eventually(lambda: h.desk.queue.get(silent), lambda conv: conv is None, timeout=10)
+        await h.desk.parts.queue.set_fields(called_back, "callback", "1")
+        await eventually(lambda: h.desk.parts.queue.get(silent), lambda conv: conv is None, timeout=10)
         await asyncio.sleep(1.0)
-        still = await h.desk.queue.get(called_back)
+        still = await h.desk.parts.queue.get(called_back)
         assert still is not None and still.state.value == "queued"
         assert await h.delivery.wait_for(silent, texts.text("queue_expired", "de")[:40])

@@ -4,8 +4,8 @@
 hold personal data are deleted, rows the shop's figures need are kept under a new random
 conversation id with their personal columns cleared, Rasa's tracker events are deleted, and
 every Redis key, set member and dead letter of the conversations goes. A conversation queued
-or live with an agent is taken from the desk first; the agent's console hears why. Erasing
-twice is fine: the second run finds nothing.
+or live with an agent is taken from the desk first (`DeskPrivacy.forget`, handoff/work/privacy.py);
+the agent's console hears why. Erasing twice is fine: the second run finds nothing.
 """
 
 from __future__ import annotations
@@ -27,18 +27,12 @@ from bot.privacy import registry
 from bot.privacy.registry import Fate, SqlTable
 from bot.privacy.stores import Stores
 from core.attachments import AttachmentStore
-from handoff.queue.desk_queue import DeskQueue, NotOwner
-from handoff.queue.state import ConversationState
-from handoff.work.events import EventHub
-from handoff.work.records import HandoffRecords
+from handoff.work.privacy import DeskPrivacy
 
 log = logging.getLogger(__name__)
 
 # Conversations handled in one SQL transaction (retention works in batches of this size).
 BATCH = 500
-ERASED_OUTCOME = "erased"
-AGENT_NOTICE = ("Der Kunde hat die Löschung seiner Daten verlangt: das Gespräch wurde geschlossen und gelöscht. / "
-                "The customer asked for their data to be erased: the conversation was closed and erased.")
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
@@ -50,9 +44,7 @@ class Eraser:
     def __init__(self, stores: Stores, clock: Callable[[], float] = time.time) -> None:
         self.stores = stores
         self.clock = clock
-        self._queue = DeskQueue(stores.redis)
-        self._events = EventHub(stores.redis, heartbeat_seconds=5.0)
-        self._records = HandoffRecords(stores.sessionmaker)
+        self._desk = DeskPrivacy.open(stores.redis, stores.sessionmaker, clock)
 
     async def erase(self, conversation_ids: list[str], spare: frozenset[str] = frozenset()) -> Counter[str]:
         """Everything of these conversations, in every store (an erase on request). Keys in
@@ -60,7 +52,7 @@ class Eraser:
         router deletes that key itself a moment later)."""
         counts: Counter[str] = Counter()
         for cid in conversation_ids:
-            if await self._take_from_desk(cid):
+            if await self._desk.forget(cid):
                 counts["desk.closed"] += 1
         counts += await self.anonymise(conversation_ids, keep_warranty=False, scan_redis=True, spare=spare)
         return counts
@@ -94,30 +86,6 @@ class Eraser:
                 store.delete(meta.stem)
                 removed += 1
         return removed
-
-    async def _take_from_desk(self, cid: str) -> bool:
-        """A conversation queued or with an agent leaves the desk; the consoles hear why."""
-        state, agent, _ = await self._queue.holder(cid)
-        now = self.clock()
-        if state is ConversationState.agent and agent:
-            try:
-                await self._queue.close(cid, agent)
-            except NotOwner:
-                return await self._take_from_desk(cid)  # it changed hands just now: look again
-            await self._events.publish({"type": "closed", "conversation_id": cid, "agent": agent,
-                                        "why": ERASED_OUTCOME, "detail": AGENT_NOTICE})
-            await self._events.publish({"type": "message", "conversation_id": cid, "sender": "bot",
-                                        "text": AGENT_NOTICE, "at": now, "to": agent})
-        elif state is ConversationState.queued:
-            if not await self._queue.leave(cid):
-                return await self._take_from_desk(cid)
-            await self._events.publish({"type": "removed", "conversation_id": cid, "why": ERASED_OUTCOME,
-                                        "detail": AGENT_NOTICE})
-        else:
-            return False
-        await self._records.finished(cid, ERASED_OUTCOME, now)
-        log.info("privacy: conversation taken from the desk before the erase (was %s)", state.value)
-        return True
 
     async def _redis(self, batch: list[str], scan: bool, spare: frozenset[str]) -> Counter[str]:
         redis = self.stores.redis

@@ -17,8 +17,7 @@ from sqlalchemy import bindparam, select, text
 from bot import keys as gateway_keys
 from bot.privacy.stores import Stores, Subject
 from db.models import Complaint, ComplaintEvent, Contact, Feedback, Handoff, Message
-from handoff.queue.desk_queue import DeskQueue
-from handoff.queue.state import ConversationState
+from handoff.work.privacy import DeskPrivacy
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -36,7 +35,7 @@ def _when(ts: float | None) -> str | None:
 class Exporter:
     def __init__(self, stores: Stores) -> None:
         self.stores = stores
-        self._queue = DeskQueue(stores.redis)
+        self._desk = DeskPrivacy.open(stores.redis, stores.sessionmaker)
 
     async def export(self, subject: Subject, conversation_ids: list[str]) -> dict[str, Any]:
         async with self.stores.sessionmaker() as session:
@@ -67,7 +66,6 @@ class Exporter:
             timeline = (await session.scalars(
                 select(ComplaintEvent).where(ComplaintEvent.complaint_id.in_([c.id for c in complaints]))
                 .order_by(ComplaintEvent.id))).all()
-        state, agent, _ = await self._queue.holder(cid)
         redis = self.stores.redis
         channel = next((m.channel for m in messages), None) or ("whatsapp" if cid.startswith("wa-") else "webchat")
         return {
@@ -97,7 +95,7 @@ class Exporter:
                  "claimed_at": _iso(h.claimed_at), "closed_at": _iso(h.closed_at)}
                 for h in handoffs
             ],
-            "desk": None if state is ConversationState.bot else {"state": state.value, "agent": agent},
+            "desk": await self._desk.export(cid),
             "assistant_events": await self._tracker_events(cid),
             "waiting_messages": int(await redis.llen(gateway_keys.inbox(cid))),
             "dead_letters": await self._dead_letters(cid),

@@ -19,12 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import Complaint, Handoff
-from handoff.queue.desk_queue import DeskQueue
 from handoff.queue.state import ConversationState
 from handoff.web.auth import AgentAuth, Role
+from handoff.work.parts import DeskParts
 
 
 @dataclass(frozen=True)
@@ -38,10 +37,10 @@ class Refusal:
 
 
 class DeskAccess:
-    def __init__(self, queue: DeskQueue, auth: AgentAuth, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self._queue = queue
+    def __init__(self, parts: DeskParts, auth: AgentAuth) -> None:
+        self._queue = parts.queue
         self._auth = auth
-        self._sessionmaker = sessionmaker
+        self._sessionmaker = parts.sessionmaker
 
     async def may_read(self, conversation_id: str, agent: str) -> bool:
         return await self.refusal(conversation_id, agent) is None

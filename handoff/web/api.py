@@ -29,7 +29,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.client_address import TrustedProxies, client_address
 from core.contract import DeliveryFailed, WindowClosed
-from handoff.config import DeskConfig
 from handoff.queue.desk_queue import ClaimRefused, NotOwner
 from handoff.web.access import DeskAccess, Refusal
 from handoff.web.auth import AgentAuth, Role
@@ -56,15 +55,15 @@ def bearer(request: web.Request) -> str:
 
 
 class AgentRoutes:
-    def __init__(self, desk: HandoffDesk, auth: AgentAuth, config: DeskConfig, team: TeamWork, access: DeskAccess) -> None:
+    def __init__(self, desk: HandoffDesk, auth: AgentAuth, team: TeamWork, access: DeskAccess) -> None:
         self.desk = desk
         self.auth = auth
-        self.config = config
+        self.config = desk.parts.config
         self.team = team
         self.access = access
-        self.throttle = SigninThrottle(desk.redis, config)
+        self.throttle = SigninThrottle(desk.parts.redis, desk.parts.config)
         # Sign-ins are counted per client: behind a trusted proxy, the address it saw.
-        self.trusted = TrustedProxies.parse(config.trusted_proxies)
+        self.trusted = TrustedProxies.parse(desk.parts.config.trusted_proxies)
 
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/agent", self.console)
@@ -135,7 +134,7 @@ class AgentRoutes:
     async def hello(self, agent: str) -> dict[str, Any]:
         """The snapshot a console starts from; `time_zone` is the shop's (BUSINESS_HOURS) for dates."""
         return {**await self.desk.views.snapshot(agent), "role": self.auth.role_of(agent).value,
-                "time_zone": self.desk.hours.zone.key}
+                "time_zone": self.desk.parts.hours.zone.key}
 
     async def queue(self, _request: web.Request, agent: str) -> web.Response:
         return web.json_response(await self.hello(agent))

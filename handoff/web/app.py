@@ -21,8 +21,8 @@ from handoff.web.auth import AgentAuth
 from handoff.web.complaints import ComplaintDesk, ComplaintRoutes
 from handoff.web.reports import ReportRoutes
 from handoff.web.team import TeamWork
-from handoff.work.business_hours import BusinessHours
 from handoff.work.desk import HandoffDesk
+from handoff.work.parts import DeskParts
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +38,19 @@ def setup_handoff(
     (`/reports`, `/api/reports/…`) and the desk's background tasks (event fan-out, socket heartbeats, the
     sweeper, the alert check) to `app`; returns the desk.
 
-    At start-up the AGENT_TOKENS accounts are written to the `agents` table.
+    At start-up the AGENT_TOKENS accounts are written to the `agents` table. The desk's classes
+    share one `DeskParts`, built here.
     """
-    desk = HandoffDesk(config, redis, sessionmaker, delivery, handback)
+    parts = DeskParts.build(config, redis, sessionmaker, delivery)
+    desk = HandoffDesk(parts, handback)
     auth = AgentAuth(sessionmaker)
-    access = DeskAccess(desk.queue, auth, sessionmaker)
+    access = DeskAccess(parts, auth)
     desk.events.audience = access.may_read
-    routes = AgentRoutes(desk, auth, config, TeamWork(desk, auth, sessionmaker, access), access)
+    routes = AgentRoutes(desk, auth, TeamWork(desk, auth, access), access)
     routes.add_to(app)
     alerts = AlertChecker(config, redis, sessionmaker)
-    ReportRoutes(sessionmaker, BusinessHours.parse(config.business_hours).zone, alerts).add_to(app, routes.guard)
-    ComplaintRoutes(ComplaintDesk(sessionmaker, delivery, bot), routes).add_to(app)
+    ReportRoutes(parts, alerts).add_to(app, routes.guard)
+    ComplaintRoutes(ComplaintDesk(parts, bot), routes).add_to(app)
     app[AGENT_ROUTES] = routes
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:

@@ -22,13 +22,13 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import texts
-from core.contract import BotTrigger, Delivery, Outbound, WindowClosed
+from core.contract import BotTrigger, Outbound, WindowClosed
 from db import complaints as lifecycle
 from db.models import Complaint
 from handoff.web.api import AgentRoutes, error
+from handoff.work.parts import DeskParts
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,9 @@ class NotTold(Exception):
 
 
 class ComplaintDesk:
-    def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], delivery: Delivery, bot: BotTrigger,
-    ) -> None:
-        self._sessionmaker = sessionmaker
-        self._delivery = delivery
+    def __init__(self, parts: DeskParts, bot: BotTrigger) -> None:
+        self._sessionmaker = parts.sessionmaker
+        self._delivery = parts.delivery
         self._bot = bot
 
     async def of_customer(self, conversation_id: str) -> list[dict[str, Any]]:

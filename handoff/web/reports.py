@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +22,7 @@ from handoff.reports.alerts import AlertChecker
 from handoff.reports.csv_export import complaints_csv, feedback_csv
 from handoff.reports.summary import BadPeriod, Period, ReportQueries
 from handoff.web.auth import Role
+from handoff.work.parts import DeskParts
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = Path(__file__).resolve().parent / "static"
@@ -51,10 +51,10 @@ def _error(status: int, reason: str, detail: str) -> web.Response:
 
 
 class ReportRoutes:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], zone: ZoneInfo, alerts: AlertChecker) -> None:
-        self.sessionmaker = sessionmaker
-        self.zone = zone
-        self.queries = ReportQueries(sessionmaker)
+    def __init__(self, parts: DeskParts, alerts: AlertChecker) -> None:
+        self.sessionmaker = parts.sessionmaker
+        self.zone = parts.hours.zone  # the shop's (BUSINESS_HOURS): days and dates of the figures
+        self.queries = ReportQueries(parts.sessionmaker)
         self.alerts = alerts
         self.chart_js = chart_library()
 

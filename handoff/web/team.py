@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.attachments import AttachmentRejected, AttachmentStore, read_upload
 from core.contract import DeliveryFailed, WindowClosed
@@ -51,18 +50,18 @@ Error = Callable[..., web.Response]
 
 
 class TeamWork:
-    def __init__(
-        self, desk: HandoffDesk, auth: AgentAuth, sessionmaker: async_sessionmaker[AsyncSession], access: DeskAccess,
-    ) -> None:
+    def __init__(self, desk: HandoffDesk, auth: AgentAuth, access: DeskAccess) -> None:
+        parts = desk.parts
         self.desk = desk
+        self.parts = parts
         self.auth = auth
         self.access = access
-        self.notes = Notes(sessionmaker)
-        self.customers = CustomerView(sessionmaker)
-        self.presence = Presence(desk.redis, desk.events)
-        self.transfers = Transfers(desk.redis)
-        self.replies = CannedReplies(Path(desk.config.replies_file))
-        self.attachments = AttachmentStore.from_config(desk.config)
+        self.notes = Notes(parts.sessionmaker)
+        self.customers = CustomerView(parts.sessionmaker)
+        self.presence = Presence(parts.redis, parts.events)
+        self.transfers = Transfers(parts.redis)
+        self.replies = CannedReplies(Path(parts.config.replies_file))
+        self.attachments = AttachmentStore.from_config(parts.config)
 
     def add_to(self, app: web.Application, guard: Guard, reads: Reads, error: Error) -> None:
         self._error = error
@@ -90,10 +89,10 @@ class TeamWork:
         found = []
         for name in self.auth.names():
             fresh = now - self.desk.events.stale_seconds
-            online = await self.desk.redis.zcount(keys.agent_sockets(name), fresh, "+inf")
-            held = await self.desk.redis.scard(keys.agent_conversations(name))
+            online = await self.parts.redis.zcount(keys.agent_sockets(name), fresh, "+inf")
+            held = await self.parts.redis.scard(keys.agent_conversations(name))
             found.append({"name": name, "online": online > 0, "conversations": held})
-        return web.json_response({"agents": found, "max_conversations": self.desk.config.agent_max_conversations})
+        return web.json_response({"agents": found, "max_conversations": self.parts.config.agent_max_conversations})
 
     async def canned(self, _request: web.Request, _agent: str) -> web.Response:
         return web.json_response({"replies": self.replies.current(), "problem": self.replies.problem})
@@ -126,13 +125,13 @@ class TeamWork:
             if target is None:
                 position = await self.desk.agents.release(cid, agent)
             else:
-                limit = self.desk.config.agent_max_conversations
+                limit = self.parts.config.agent_max_conversations
                 await self.transfers.to_agent(cid, agent, target, limit, time.time())
         except NotOwner as exc:
             return self._error(403, "not_owner", f"you do not hold this conversation (it is {exc.state.value})",
                                owner=exc.owner, state=exc.state.value)
         except TargetFull:
-            limit = self.desk.config.agent_max_conversations
+            limit = self.parts.config.agent_max_conversations
             return self._error(409, "target_full",
                                f"{target} already holds {limit} conversations (AGENT_MAX_CONVERSATIONS)")
         saved = await self.notes.add(cid, agent, note.strip()) if note.strip() else None
@@ -146,7 +145,7 @@ class TeamWork:
 
     async def attach(self, request: web.Request, agent: str) -> web.Response:
         cid = request.match_info["conversation_id"]
-        state, owner, _ = await self.desk.queue.holder(cid)
+        state, owner, _ = await self.parts.queue.holder(cid)
         if state is not ConversationState.agent or owner != agent:
             return self._error(403, "not_owner", f"you do not hold this conversation (it is {state.value})",
                                owner=owner, state=state.value)
@@ -158,7 +157,7 @@ class TeamWork:
         except AttachmentRejected as rejected:
             status = {"too_large": 413, "type": 415}.get(rejected.reason, 400)
             return self._error(status, rejected.reason, rejected.detail)
-        attachment = stored.public(self.desk.config.public_url)
+        attachment = stored.public(self.parts.config.public_url)
         text = upload.fields.get("text", "").strip() or f"📎 {stored.name}"
         try:
             await self.desk.agents.send(cid, agent, text, attachment)

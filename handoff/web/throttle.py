@@ -17,23 +17,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Protocol
 
 from redis.asyncio import Redis
 
+from handoff.config import ThrottleConfig
 from handoff.queue import keys
-
-
-class ThrottleConfig(Protocol):
-    @property
-    def signin_free_failures(self) -> int: ...
-
-    @property
-    def signin_delay_seconds(self) -> float: ...
-
-    @property
-    def signin_max_delay_seconds(self) -> float: ...
-
 
 # How long an address's failures are remembered after the last one (unless a lock lasts longer).
 SIGNIN_FORGET_SECONDS = 900.0

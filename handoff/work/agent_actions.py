@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import cast
 
-from redis.asyncio import Redis
-
 from core import texts
-from core.contract import BotHandback, Delivery, Outbound, WindowClosed
-from handoff.config import DeskConfig
+from core.contract import BotHandback, Outbound, WindowClosed
 from handoff.queue import keys
-from handoff.queue.desk_queue import DeskQueue, NotOwner
+from handoff.queue.desk_queue import NotOwner
 from handoff.queue.state import ConversationState, DeskConversation
-from handoff.work.events import EventHub
 from handoff.work.notices import QueueNotices
-from handoff.work.records import HandoffRecords
+from handoff.work.parts import DeskParts, UsesDeskParts
 
 log = logging.getLogger(__name__)
 
@@ -24,22 +19,13 @@ log = logging.getLogger(__name__)
 CLOSE_RETRY_SECONDS = 5
 
 
-class AgentActions:
-    def __init__(
-        self, config: DeskConfig, redis: Redis, queue: DeskQueue, records: HandoffRecords, events: EventHub,
-        notices: QueueNotices, delivery: Delivery, handback: BotHandback, clock: Callable[[], float],
-    ) -> None:
-        self._config = config
-        self._redis = redis
-        self._queue = queue
-        self._records = records
-        self._events = events
+class AgentActions(UsesDeskParts):
+    def __init__(self, parts: DeskParts, notices: QueueNotices, handback: BotHandback) -> None:
+        super().__init__(parts)
         self._notices = notices
-        self._delivery = delivery
         self._handback = handback
-        self._clock = clock
         self._seen_written: dict[str, float] = {}
-        self._seen_every = min(1.0, config.agent_grace_seconds / 4)
+        self._seen_every = min(1.0, parts.config.agent_grace_seconds / 4)
 
     async def claim(self, conversation_id: str, agent: str) -> DeskConversation:
         """Raises ClaimRefused unless this agent now holds the conversation."""

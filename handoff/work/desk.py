@@ -7,27 +7,19 @@
 - `events`  (handoff/work/events.py): live events to every process's agent consoles;
 - `typing`  (handoff/work/typing.py): typing, both ways between customer and agent.
 
-They share the queue (Redis), the records (SQL), the business hours and the Delivery.
+They share one `DeskParts` (handoff/work/parts.py): the queue (Redis), the records (SQL), the
+business hours, the events and the Delivery.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.contract import BotHandback, Delivery, DeskUnavailable, HandoffRequest, Inbound
-from handoff.config import DeskConfig
-from handoff.queue.desk_queue import DeskQueue
+from core.contract import BotHandback, DeskUnavailable, HandoffRequest, Inbound
 from handoff.work.agent_actions import AgentActions
-from handoff.work.business_hours import BusinessHours
-from handoff.work.events import EventHub
 from handoff.work.intake import DeskIntake
 from handoff.work.notices import QueueNotices
-from handoff.work.records import HandoffRecords
+from handoff.work.parts import DeskParts
 from handoff.work.starts import ConversationStarts
 from handoff.work.sweeper import Sweeper
 from handoff.work.typing import TypingRelay
@@ -35,32 +27,22 @@ from handoff.work.views import DeskViews
 
 
 class HandoffDesk:
-    def __init__(
-        self, config: DeskConfig, redis: Redis, sessionmaker: async_sessionmaker[AsyncSession],
-        delivery: Delivery, handback: BotHandback, clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.config = config
-        self.redis = redis
-        self.delivery = delivery
-        self.hours = BusinessHours.parse(config.business_hours, config.business_holidays)
-        self.queue = DeskQueue(redis)
-        self.records = HandoffRecords(sessionmaker)
-        self.starts = ConversationStarts(redis, sessionmaker)
-        self.clock = clock
-        hours = self.hours
-        self.events = EventHub(redis, heartbeat_seconds=max(0.1, min(5.0, config.agent_grace_seconds / 4)))
-        notices = QueueNotices(redis, self.queue, self.records, self.events, delivery)
-        self.intake = DeskIntake(config, redis, self.queue, self.records, hours, self.events, notices, delivery, clock)
-        self.agents = AgentActions(config, redis, self.queue, self.records, self.events, notices, delivery, handback, clock)
-        self.views = DeskViews(config, self.queue, self.records, hours, delivery, clock)
-        self.sweeper = Sweeper(config, self.queue, self.records, hours, self.events, notices, delivery, clock,
-                               self.agents.finish_closes)
-        self.typing = TypingRelay(redis, self.queue, self.events, delivery)
+    def __init__(self, parts: DeskParts, handback: BotHandback) -> None:
+        self.parts = parts
+        # The gateway's Delivery publishes its marks (not sent, template) to the consoles here (bot/app.py).
+        self.events = parts.events
+        self.starts = ConversationStarts(parts.redis, parts.sessionmaker)
+        notices = QueueNotices(parts)
+        self.intake = DeskIntake(parts, notices)
+        self.agents = AgentActions(parts, notices, handback)
+        self.views = DeskViews(parts)
+        self.sweeper = Sweeper(parts, notices, self.agents.finish_closes)
+        self.typing = TypingRelay(parts)
 
     # The router's `Desk`.
     async def takes_message(self, inbound: Inbound) -> bool:
         try:  # every customer message passes here: the reports see when conversations start
-            await self.starts.customer_wrote(inbound.conversation_id, inbound.channel, self.clock())
+            await self.starts.customer_wrote(inbound.conversation_id, inbound.channel, self.parts.clock())
         except RedisError as exc:
             raise DeskUnavailable(f"Redis did not answer for a message of {inbound.conversation_id}: {exc}") from exc
         return await self.intake.takes_message(inbound)

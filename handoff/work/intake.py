@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from core import texts
-from core.contract import Delivery, DeliveryFailed, DeskUnavailable, HandoffRequest, Inbound, Outbound, WindowClosed
-from handoff.config import DeskConfig
+from core.contract import DeliveryFailed, DeskUnavailable, HandoffRequest, Inbound, Outbound, WindowClosed
 from handoff.queue import keys
-from handoff.queue.desk_queue import DeskQueue, QueueCaps
+from handoff.queue.desk_queue import QueueCaps
 from handoff.queue.state import ConversationState, DeskConversation
-from handoff.work.business_hours import BusinessHours
-from handoff.work.events import EventHub
 from handoff.work.notices import QueueNotices, entry
-from handoff.work.records import HandoffRecords
+from handoff.work.parts import DeskParts, UsesDeskParts
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +29,11 @@ log = logging.getLogger(__name__)
 SHOWN_SECONDS = 24 * 3600
 
 
-class DeskIntake:
-    def __init__(
-        self, config: DeskConfig, redis: Redis, queue: DeskQueue, records: HandoffRecords, hours: BusinessHours,
-        events: EventHub, notices: QueueNotices, delivery: Delivery, clock: Callable[[], float],
-    ) -> None:
-        self._config = config
-        self._redis = redis
-        self._queue = queue
-        self._records = records
-        self._hours = hours
-        self._events = events
+class DeskIntake(UsesDeskParts):
+    def __init__(self, parts: DeskParts, notices: QueueNotices) -> None:
+        super().__init__(parts)
         self._notices = notices
-        self._delivery = delivery
-        self._clock = clock
-        self._caps = QueueCaps(max(1, config.queue_max_length), max(1, config.queue_max_per_address))
+        self._caps = QueueCaps(max(1, parts.config.queue_max_length), max(1, parts.config.queue_max_per_address))
 
     async def takes_message(self, inbound: Inbound) -> bool:
         cid = inbound.conversation_id

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from redis.asyncio import Redis
-
 from core import texts
-from core.contract import Delivery, Outbound
+from core.contract import Outbound
 from handoff.queue import keys
-from handoff.queue.desk_queue import DeskQueue
 from handoff.queue.state import DeskConversation
-from handoff.work.events import EventHub
-from handoff.work.records import HandoffRecords
+from handoff.work.parts import UsesDeskParts
 
 # Customers at this queue place or better hear when they move up.
 POSITION_NOTICE_UP_TO = 3
@@ -23,16 +19,7 @@ def entry(conv: DeskConversation, position: int, now: float) -> dict[str, Any]:
     return {**conv.card(now), "position": position}
 
 
-class QueueNotices:
-    def __init__(
-        self, redis: Redis, queue: DeskQueue, records: HandoffRecords, events: EventHub, delivery: Delivery,
-    ) -> None:
-        self._redis = redis
-        self._queue = queue
-        self._records = records
-        self._events = events
-        self._delivery = delivery
-
+class QueueNotices(UsesDeskParts):
     async def tell_positions(self) -> None:
         """Customers near the front who moved up hear their new place (each place once)."""
         ids = cast(list[str], await self._redis.zrange(keys.QUEUE, 0, POSITION_NOTICE_UP_TO - 1))

@@ -11,32 +11,19 @@ from collections.abc import Awaitable, Callable
 
 from core import texts
 from core.backoff import stop_if_cancelled
-from core.contract import Delivery, DeliveryFailed, Outbound, WindowClosed
-from handoff.config import DeskConfig
-from handoff.queue.desk_queue import DeskQueue
+from core.contract import DeliveryFailed, Outbound, WindowClosed
 from handoff.queue.state import DeskConversation
-from handoff.work.business_hours import BusinessHours
-from handoff.work.events import EventHub
 from handoff.work.notices import QueueNotices
-from handoff.work.records import HandoffRecords
+from handoff.work.parts import DeskParts, UsesDeskParts
 
 log = logging.getLogger(__name__)
 
 
-class Sweeper:
-    def __init__(
-        self, config: DeskConfig, queue: DeskQueue, records: HandoffRecords, hours: BusinessHours, events: EventHub,
-        notices: QueueNotices, delivery: Delivery, clock: Callable[[], float],
-        finish_closes: Callable[[], Awaitable[None]],
-    ) -> None:
-        self._config = config
-        self._queue = queue
-        self._records = records
-        self._hours = hours
-        self._events = events
+class Sweeper(UsesDeskParts):
+    def __init__(self, parts: DeskParts, notices: QueueNotices, finish_closes: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(parts)
+        config = parts.config
         self._notices = notices
-        self._delivery = delivery
-        self._clock = clock
         self._finish_closes = finish_closes
         self.every_seconds = max(0.05, min(1.0, config.agent_grace_seconds / 4, config.queue_timeout_seconds / 4,
                                            config.queue_abandon_seconds / 4))

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from core.contract import Delivery
 from handoff.queue import keys
-from handoff.queue.desk_queue import DeskQueue
 from handoff.queue.state import ConversationState
-from handoff.work.events import EventHub
+from handoff.work.parts import UsesDeskParts
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +20,7 @@ log = logging.getLogger(__name__)
 TYPING_SECONDS = 2.0
 
 
-class TypingRelay:
-    def __init__(self, redis: Redis, queue: DeskQueue, events: EventHub, delivery: Delivery) -> None:
-        self._redis = redis
-        self._queue = queue
-        self._events = events
-        self._delivery = delivery
-
+class TypingRelay(UsesDeskParts):
     async def customer(self, conversation_id: str) -> None:
         """Tells the agent holding the conversation, at most once per TYPING_SECONDS."""
         try:

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
-from core.contract import Delivery
-from handoff.config import DeskConfig
-from handoff.queue.desk_queue import DeskQueue
 from handoff.queue.state import ConversationState
-from handoff.work.business_hours import BusinessHours
 from handoff.work.notices import entry
-from handoff.work.records import HandoffRecords
+from handoff.work.parts import UsesDeskParts
 
 
-class DeskViews:
-    def __init__(
-        self, config: DeskConfig, queue: DeskQueue, records: HandoffRecords, hours: BusinessHours,
-        delivery: Delivery, clock: Callable[[], float],
-    ) -> None:
-        self._config = config
-        self._queue = queue
-        self._records = records
-        self._hours = hours
-        self._delivery = delivery
-        self._clock = clock
-
+class DeskViews(UsesDeskParts):
     async def snapshot(self, agent: str) -> dict[str, Any]:
         now = self._clock()
         queue = await self._queue.entries()
