@@ -68,8 +68,17 @@ def test_the_desk_rooms_are_layered() -> None:
     """queue ← work ← web, reports beside work: a room imports only the rooms below it."""
     assert _offenders(("handoff/queue",), ("handoff.work", "handoff.web", "handoff.reports")) == {}
     assert _offenders(("handoff/work",), ("handoff.web",)) == {}
-    reports = _offenders(("handoff/reports",), ("handoff.work", "handoff.web"))
-    assert reports == {}
+    assert _offenders(("handoff/reports",), ("handoff.work", "handoff.web")) == {}
+    # what work records for the reports is named by the reports' keys, and nothing else of theirs
+    reports_used = {m for p in _sources("handoff/work") for m in _imports(p) if m.startswith("handoff.reports")}
+    assert reports_used <= {"handoff.reports", "handoff.reports.keys"}
+
+
+def test_the_desks_shared_modules_import_no_room() -> None:
+    rooms = ("handoff.queue", "handoff.work", "handoff.web", "handoff.reports")
+    shared = {str(p.relative_to(ROOT)): sorted(m for m in _imports(p) if m.startswith(rooms))
+              for p in (HANDOFF / "config.py", HANDOFF / "labels.py")}
+    assert {p: m for p, m in shared.items() if m} == {}
 
 
 def _graph() -> dict[str, set[str]]:
