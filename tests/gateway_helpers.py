@@ -1,8 +1,6 @@
 """Shared pieces of the gateway tests: the Twilio stand-in, an in-process gateway on a free port,
-signed webhooks, a web chat client, reading the stand-in and the transcript.
-
-Test modules import the fixtures they use from here (`from tests.gateway_helpers import gateway`).
-"""
+signed webhooks, a web chat client, reading the stand-in and the transcript (the fixtures that
+start them are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +20,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
-import pytest
 import stack  # scripts/ is on sys.path through tests/conftest.py
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select, update
@@ -35,7 +32,6 @@ from bot.channels.whatsapp import rules as whatsapp
 from bot.channels.whatsapp.cloud_provider import signature_of
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
-from db.migrate import upgrade
 from db.models import Contact, Feedback, Message
 
 ACCOUNT_SID = "AC" + "5" * 32
@@ -51,25 +47,6 @@ TEST_SECRET = "shopdesk-test-secret-" + "5" * 16
 # Attachments the test gateways store (customer data in production: never in the work tree).
 TEST_ATTACHMENTS = Path(tempfile.gettempdir()) / f"shopdesk-test-attachments-{os.getpid()}"
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="session")
-def twilio_standin(service_logs: Path) -> Iterator[str]:
-    """The stand-in as its own process, started the way `make run` starts it."""
-    env = stack.app_env(TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN, SHOPDESK_SECRET=TEST_SECRET)
-    service = stack.start_twilio_standin(stack.free_port(), env, service_logs)
-    yield service.url
-    service.stop()
-
-
-@pytest.fixture(scope="session")
-def cloud_standin(service_logs: Path) -> Iterator[str]:
-    """The Graph API stand-in as its own process, started the way `make run` starts it."""
-    env = stack.app_env(WHATSAPP_CLOUD_TOKEN=CLOUD_TOKEN, WHATSAPP_CLOUD_PHONE_NUMBER_ID=CLOUD_PHONE_NUMBER_ID,
-                        SHOPDESK_SECRET=TEST_SECRET)
-    service = stack.start_whatsapp_cloud_standin(stack.free_port(), env, service_logs)
-    yield service.url
-    service.stop()
 
 
 # Every test connects from 127.0.0.1 to one Redis: the per-address limits and queue caps would add up
@@ -142,24 +119,6 @@ async def running_gateway(settings: Settings, port: int | None = None) -> AsyncI
         yield Gateway(url=f"http://127.0.0.1:{port}", settings=settings, parts=parts)
     finally:
         await server.close()
-
-
-@pytest.fixture(scope="session")
-async def gateway(
-    redis_url: str, database_url: str, rasa_server: str, twilio_standin: str, cloud_standin: str,
-) -> AsyncIterator[Gateway]:
-    settings = Settings.from_env(gateway_env(redis_url, database_url, rasa_server, twilio_standin, cloud_standin))
-    async with running_gateway(settings) as running:
-        yield running
-
-
-@pytest.fixture
-def own_database(tmp_path: Path) -> tuple[str, Path]:
-    """A migrated SQLite database (URL, file) for one gateway, so breaking it harms no other test."""
-    path = tmp_path / "gateway.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    return url, path
 
 
 @contextmanager

@@ -7,7 +7,6 @@ when the customer refers to it), asked about later; a foreign reference reveals 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -17,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.complaint_store import NewComplaint, store_complaint
 from db import complaints as lifecycle
-from db.engine import create_engine, session_factory
 from db.models import Complaint, ComplaintEvent
-from tests.test_assistant_conversations import Chat, text_of
+from tests.assistant_support import Chat, text_of
 
 ONE_MESSAGE = {
     "de": ("Hallo, meine Bestellung AK-100003 kam heute an und das Glas Honig war zerbrochen, alles voller Scherben",
@@ -28,18 +26,6 @@ ONE_MESSAGE = {
            "I'm sorry", "order AK-100003, damaged: “Hi, my order AK-100003 arrived today"),
 }
 QUESTIONS = ("Bestellnummer", "Worum geht es", "was passiert ist", "order number", "What is your complaint", "what happened")
-
-
-@pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    yield session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-def chat(rasa_server: str) -> Any:
-    return lambda language="de", channel="webchat": Chat(rasa_server, language, channel)
 
 
 async def complaints_of(sessions: async_sessionmaker[AsyncSession], sender: str) -> list[Complaint]:

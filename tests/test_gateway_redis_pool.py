@@ -4,24 +4,13 @@ free connection instead of opening one each or failing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import stack
 from redis.asyncio import Redis
 
 from bot.app import build_gateway
 from bot.settings import Settings
 from tests.gateway_helpers import gateway_env
-
-
-@pytest.fixture
-def own_redis(service_logs: Path) -> Iterator[stack.Service]:
-    """A Redis nobody else uses, so its client count is the gateway's."""
-    service = stack.start_redis(stack.free_port(), None, service_logs)
-    yield service
-    service.stop()
 
 
 async def test_a_hundred_concurrent_calls_share_a_small_pool_and_all_succeed(

@@ -12,7 +12,7 @@ import pytest
 import stack
 
 from bot.settings import Settings
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     AGENT_TOKEN,
     Gateway,
     WebchatClient,
@@ -22,7 +22,6 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     new_session_id,
     sent_to,
     transcript,
-    twilio_standin,
     webchat_id,
     whatsapp_form,
     whatsapp_id,

@@ -11,22 +11,19 @@ from sqlalchemy import select
 
 from db.engine import create_engine, session_factory
 from db.models import PrivacyLog
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
     eventually,
     new_number,
     sent_to,
     transcript,
-    twilio_standin,
     whatsapp_form,
     whatsapp_id,
 )
-from tests.privacy_support import (  # noqa: F401  (fixtures)
+from tests.privacy_support import (
     SUPERVISOR,
-    privacy_gateway,
     redis_traces,
     sql_traces,
-    tracker_rows,
 )
 
 

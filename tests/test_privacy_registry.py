@@ -16,18 +16,16 @@ from bot.privacy import registry
 from bot.privacy.stores import tracker_engine
 from db.engine import create_engine
 from db.models import Base
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
     WebchatClient,
     eventually,
     new_number,
     new_session_id,
-    sent_to,
-    twilio_standin,
     whatsapp_form,
     whatsapp_id,
 )
-from tests.privacy_support import AGENT, privacy_gateway  # noqa: F401  (fixtures)
+from tests.privacy_support import AGENT
 
 REGISTERED_SQL = {t.name for t in registry.SQL_TABLES} | set(registry.NOT_CUSTOMER_SQL)
 

@@ -10,12 +10,11 @@ import json
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
-import pytest
 import stack
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -26,7 +25,7 @@ from bot.router import WORKER_LOCK_SECONDS, encode
 from bot.settings import Settings
 from core import texts
 from core.contract import Inbound
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     AGENT_TOKEN,
     WebchatClient,
     eventually,
@@ -34,29 +33,17 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     inserts_fail,
     new_number,
     new_session_id,
-    own_database,
     rasa_heard,
     running_gateway,
     sent_to,
     standin_failures,
     transcript,
-    twilio_standin,
     webchat_id,
     whatsapp_form,
     whatsapp_id,
 )
 
 QUESTION = "Was kostet der Versand nach Österreich?"
-
-
-@pytest.fixture
-def own_redis(service_logs: Path) -> Iterator[str]:
-    """A Redis of this test's own. The session's shared one is also worked by the gateways of
-    other tests still running in this process (the session gateway): their sweepers would take up
-    this test's leftover inboxes and unfinished closes through their own Rasa."""
-    service = stack.start_redis(stack.free_port(), None, service_logs)
-    yield service.url
-    service.stop()
 
 
 async def test_a_message_whose_inbox_write_fails_leaves_no_marker_and_the_retry_is_taken(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import queue
 import signal
 import socket
@@ -134,16 +133,10 @@ def _start_and_stop(var: Path, env: dict[str, str]) -> Start:
 
 
 @pytest.fixture(scope="module")
-def two_starts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Start, Start, Path]:
+def two_starts(tmp_path_factory: pytest.TempPathFactory, make_run_env) -> tuple[Start, Start, Path]:
     """`make run` on a fresh var/ without AGENT_TOKENS or secrets, stopped and started again."""
     var = tmp_path_factory.mktemp("trust") / "var"
-    ports = {name: stack.free_port() for name in ("gateway", "rasa", "actions")}
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("REDIS_", "DATABASE_", "TWILIO_", "RASA_", "AGENT_", "SHOPDESK_", "ACTION_SERVER_"))}
-    env.update(
-        SHOPDESK_VAR=str(var), GATEWAY_PORT=str(ports["gateway"]), PYTHONUNBUFFERED="1",
-        RASA_URL=f"http://127.0.0.1:{ports['rasa']}", ACTION_SERVER_URL=f"http://127.0.0.1:{ports['actions']}/webhook",
-    )
+    env, _ = make_run_env(var)
     first = _start_and_stop(var, dict(env))
     second = _start_and_stop(var, dict(env))
     return first, second, var

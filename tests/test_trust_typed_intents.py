@@ -13,22 +13,19 @@ import aiohttp
 from bot.rasa_client import RasaClient
 from bot.typed_intents import AS_TEXT, admit, as_text, is_external, is_typed_intent
 from core.contract import Button, HandoffRequest, Inbound, Outbound
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     AGENT_TOKEN,
     Gateway,
     WebchatClient,
     cloud_sent_to,
-    cloud_standin,
     cloud_text,
     eventually,
     feedback,
-    gateway,
     new_number,
     new_session_id,
     rasa_heard,
     sent_to,
     transcript,
-    twilio_standin,
     webchat_id,
     whatsapp_form,
     whatsapp_id,

@@ -15,26 +15,23 @@ import aiohttp
 import pytest
 
 from core.contract import Button, Outbound, WindowClosed
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     AGENT_TOKEN,
     CLOUD_APP_SECRET,
     CLOUD_VERIFY_TOKEN,
     Gateway,
     cloud_message,
     cloud_sent_to,
-    cloud_standin,
     cloud_text,
     cloud_texts,
     eventually,
     feedback,
-    gateway,
     last_wrote_hours_ago,
     new_number,
     rasa_heard,
     running_gateway,
     sent_to,
     transcript,
-    twilio_standin,
     whatsapp_form,
     whatsapp_id,
 )

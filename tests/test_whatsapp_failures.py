@@ -11,18 +11,16 @@ import asyncio
 from pathlib import Path
 
 from bot.settings import Settings
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     eventually,
     gateway_env,
     inserts_fail,
     messages_to,
     new_number,
-    own_database,
     running_gateway,
     sent_to,
     standin_failures,
     transcript,
-    twilio_standin,
     whatsapp_form,
     whatsapp_id,
 )

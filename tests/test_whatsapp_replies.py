@@ -11,11 +11,9 @@ import pytest
 
 from bot.channels.whatsapp.rules import MAX_CHARS, numbered, split_message
 from core.contract import Button, Outbound, WindowClosed
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
-    cloud_standin,
     eventually,
-    gateway,
     last_wrote_hours_ago,
     messages_to,
     new_number,
@@ -23,7 +21,6 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     running_gateway,
     sent_to,
     transcript,
-    twilio_standin,
     whatsapp_form,
     whatsapp_id,
 )

@@ -6,15 +6,12 @@ import asyncio
 
 import aiohttp
 
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
-    cloud_standin,
     eventually,
-    gateway,
     new_number,
     sent_to,
     transcript,
-    twilio_standin,
     whatsapp_form,
     whatsapp_id,
 )
