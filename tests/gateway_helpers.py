@@ -22,9 +22,11 @@ from typing import Any, TypeVar
 import aiohttp
 import stack  # scripts/ is on sys.path through tests/conftest.py
 from aiohttp.test_utils import TestServer
+from redis.asyncio import Redis
 from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
+from bot import keys
 from bot.app import Gateway as GatewayParts
 from bot.app import build_gateway
 from bot.channels.webchat import channel as webchat
@@ -280,6 +282,18 @@ async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool
         if time.monotonic() > deadline:
             raise AssertionError(f"still {value!r} after {timeout} s")
         await asyncio.sleep(every)
+
+
+async def inbox_worked(gateway: Gateway, conversation_id: str, timeout: float = 60) -> None:
+    """Until the router has handled every message the gateway took for the conversation: it pops one
+    from the inbox once all that it led to went out (replies, the desk's queue notice), and Redis
+    drops the empty list. A duplicate or a refused request never gets into the inbox, so after this
+    nothing more is sent for what was posted before."""
+    redis = Redis.from_url(gateway.settings.redis_url)
+    try:
+        await eventually(lambda: redis.exists(keys.inbox(conversation_id)), lambda count: count == 0, timeout)
+    finally:
+        await redis.aclose()
 
 
 async def transcript(database_url: str, conversation_id: str) -> list[tuple[str, str]]:

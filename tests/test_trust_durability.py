@@ -30,6 +30,7 @@ from tests.gateway_helpers import (
     WebchatClient,
     eventually,
     gateway_env,
+    inbox_worked,
     inserts_fail,
     new_number,
     new_session_id,
@@ -230,6 +231,9 @@ async def test_a_whatsapp_send_that_finally_fails_is_marked_for_the_agent_and_ne
                 async with agent.post(f"{gateway.url}/api/handoff/{conversation}/claim") as response:
                     return response.status
             await eventually(queued, lambda status: status == 200)
+            # The claim may win while the router still sends what the handoff led to (the queue
+            # notice): the refusal is armed for the agent's message only once that went out.
+            await inbox_worked(gateway, conversation)
             await standin_failures(twilio_standin, number, count=1, status=400, code=21211)
             async with agent.post(f"{gateway.url}/api/handoff/{conversation}/messages", json={"text": "Hallo, hier ist Anna."}) as response:
                 assert response.status == 502
