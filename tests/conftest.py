@@ -198,23 +198,22 @@ def chat(rasa_server: str) -> Callable[..., Chat]:
     return start
 
 
-@pytest.fixture(scope="session")
-def twilio_standin(service_logs: Path) -> Iterator[str]:
-    """The stand-in as its own process, started the way `make run` starts it."""
-    env = stack.app_env(TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN, SHOPDESK_SECRET=TEST_SECRET)
-    service = stack.start_twilio_standin(stack.free_port(), env, service_logs)
+def _standin(start: Callable[[int, dict[str, str], Path], stack.Service], logs: Path, **env: str) -> Iterator[str]:
+    """A provider's stand-in as its own process, started the way `make run` starts it."""
+    service = start(stack.free_port(), stack.app_env(SHOPDESK_SECRET=TEST_SECRET, **env), logs)
     yield service.url
     service.stop()
+
+
+@pytest.fixture(scope="session")
+def twilio_standin(service_logs: Path) -> Iterator[str]:
+    yield from _standin(stack.start_twilio_standin, service_logs, TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN)
 
 
 @pytest.fixture(scope="session")
 def cloud_standin(service_logs: Path) -> Iterator[str]:
-    """The Graph API stand-in as its own process, started the way `make run` starts it."""
-    env = stack.app_env(WHATSAPP_CLOUD_TOKEN=CLOUD_TOKEN, WHATSAPP_CLOUD_PHONE_NUMBER_ID=CLOUD_PHONE_NUMBER_ID,
-                        SHOPDESK_SECRET=TEST_SECRET)
-    service = stack.start_whatsapp_cloud_standin(stack.free_port(), env, service_logs)
-    yield service.url
-    service.stop()
+    yield from _standin(stack.start_whatsapp_cloud_standin, service_logs,
+                        WHATSAPP_CLOUD_TOKEN=CLOUD_TOKEN, WHATSAPP_CLOUD_PHONE_NUMBER_ID=CLOUD_PHONE_NUMBER_ID)
 
 
 @pytest.fixture(scope="session")

@@ -246,6 +246,11 @@ class WebchatClient:
     async def say(self, text: str, client_id: str | None = None) -> None:
         await self.ws.send_json({"type": "message", "text": text, "client_id": client_id or secrets.token_hex(6)})
 
+    async def ask(self, text: str, client_id: str | None = None) -> None:
+        """Says it and waits for the gateway's acknowledgement (the message is in the inbox)."""
+        await self.say(text, client_id)
+        await self.next("ack")
+
     async def next(self, kind: str, timeout: float = 30) -> dict[str, Any]:
         """The next frame of this type (frames of other types are kept in `frames`)."""
         deadline = time.monotonic() + timeout
@@ -271,6 +276,16 @@ class WebchatClient:
                 return got
 
 
+@asynccontextmanager
+async def webchat_on(settings: Settings) -> AsyncIterator[tuple[Gateway, WebchatClient, str]]:
+    """A gateway on `settings` and a new web chat customer on it who has read the (empty) history:
+    (gateway, chat, the conversation id)."""
+    session_id = new_session_id()
+    async with running_gateway(settings) as gateway, WebchatClient.connect(gateway.ws_url, session_id) as chat:
+        await chat.next("history")
+        yield gateway, chat, webchat_id(session_id)
+
+
 # -- waiting and the database --------------------------------------------------------------------
 
 async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 30, every: float = 0.2) -> T:
@@ -294,6 +309,11 @@ async def inbox_worked(gateway: Gateway, conversation_id: str, timeout: float = 
         await eventually(lambda: redis.exists(keys.inbox(conversation_id)), lambda count: count == 0, timeout)
     finally:
         await redis.aclose()
+
+
+async def attempts(redis: Redis, conversation_id: str, message_id: str) -> int:
+    """How often the router has tried to handle one message (its `keys.handling` hash)."""
+    return int(await redis.hget(keys.handling(conversation_id, message_id), "attempts") or 0)
 
 
 async def transcript(database_url: str, conversation_id: str) -> list[tuple[str, str]]:

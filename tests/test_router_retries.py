@@ -13,12 +13,12 @@ from pathlib import Path
 
 import aiohttp
 import stack
-from redis.asyncio import Redis
 
 from bot import keys
 from bot.settings import Settings
 from tests.gateway_helpers import (
     WebchatClient,
+    attempts,
     eventually,
     gateway_env,
     inserts_fail,
@@ -30,10 +30,6 @@ from tests.gateway_helpers import (
 )
 
 QUESTION = "Was kostet der Versand nach Österreich?"
-
-
-async def attempts(redis: Redis, conversation_id: str, message_id: str) -> int:
-    return int(await redis.hget(keys.handling(conversation_id, message_id), "attempts") or 0)
 
 
 async def metric(gateway_url: str, sample: str) -> float:
