@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actions.complaint_store import NewComplaint, store_complaint
+from actions.complaint_store import NewComplaint, StoredComplaint, store_complaint
 from db import complaints as lifecycle
 from db.models import Complaint, ComplaintEvent
 from tests.assistant_support import Chat, text_of
@@ -82,16 +82,24 @@ async def test_a_later_detail_and_a_photo_land_on_the_complaints_timeline(
     assert ("photo", photo["url"]) in [(e.kind, e.media_url) for e in events]
 
 
+async def complaint_days_ago(
+    sessions: async_sessionmaker[AsyncSession], conversation: Chat, language: str, description: str, days: int,
+) -> StoredComplaint:
+    """A damaged-goods complaint of this conversation, filed `days` ago."""
+    stored = await store_complaint(sessions, NewComplaint(
+        conversation_id=conversation.sender, channel="webchat", category="damaged", order_number="AK-100001",
+        description=description, media_url=None, language=language), needs_human=False)
+    async with sessions() as session:
+        row = await lifecycle.by_reference(session, stored.reference)
+        assert row is not None
+        row.created_at = lifecycle.now() - dt.timedelta(days=days)
+        await session.commit()
+    return stored
+
+
 async def test_a_detail_days_later_is_added_when_the_customer_refers_to_the_complaint(chat, sessions) -> None:
     conversation = chat("de")
-    recent = await store_complaint(sessions, NewComplaint(
-        conversation_id=conversation.sender, channel="webchat", category="damaged", order_number="AK-100001",
-        description="Die Dose war eingedrückt", media_url=None, language="de"), needs_human=False)
-    async with sessions() as session:
-        row = await lifecycle.by_reference(session, recent.reference)
-        assert row is not None
-        row.created_at = lifecycle.now() - dt.timedelta(days=5)
-        await session.commit()
+    recent = await complaint_days_ago(sessions, conversation, "de", "Die Dose war eingedrückt", days=5)
     replies = await conversation.say("Zu meiner Reklamation: der Karton war auch noch nass und aufgerissen")
     assert f"Reklamation {recent.reference} hinzugefügt" in text_of(replies)
     [only] = await complaints_of(sessions, conversation.sender)
@@ -100,14 +108,7 @@ async def test_a_detail_days_later_is_added_when_the_customer_refers_to_the_comp
 
 async def test_a_complaint_older_than_14_days_is_not_added_to(chat, sessions) -> None:
     conversation = chat("en")
-    old = await store_complaint(sessions, NewComplaint(
-        conversation_id=conversation.sender, channel="webchat", category="damaged", order_number="AK-100001",
-        description="The tin was dented", media_url=None, language="en"), needs_human=False)
-    async with sessions() as session:
-        row = await lifecycle.by_reference(session, old.reference)
-        assert row is not None
-        row.created_at = lifecycle.now() - dt.timedelta(days=20)
-        await session.commit()
+    old = await complaint_days_ago(sessions, conversation, "en", "The tin was dented", days=20)
     replies = await conversation.say("About my complaint: the box was also soaking wet and torn")
     assert old.reference not in text_of(replies)
 
