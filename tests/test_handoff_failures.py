@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 import pytest
+import stack  # scripts/ is on sys.path through tests/conftest.py
 
 from core.contract import DeskUnavailable, Inbound
 from tests.handoff_support import desk_app, new_id, next_event
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-import stack
 
 
 async def test_after_the_grace_period_a_dropped_agents_conversation_is_back_at_the_front(redis_url, database_url):
