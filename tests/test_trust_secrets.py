@@ -100,7 +100,8 @@ def _start_and_stop(var: Path, env: dict[str, str]) -> Start:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()], daemon=True).start()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()], daemon=True)
+    reader.start()
     seen: list[str] = []
     try:
         deadline = time.monotonic() + 600
@@ -127,7 +128,7 @@ def _start_and_stop(var: Path, env: dict[str, str]) -> Start:
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
-    time.sleep(0.3)
+    reader.join(10)  # it has read everything once the pipe closed
     seen.extend(lines.queue)
     return Start("".join(seen), ports, bound, redis_url, refused, modes)
 
