@@ -29,8 +29,9 @@ def _lines(process: subprocess.Popen) -> queue.Queue[str]:
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
-        for line in process.stdout:  # type: ignore[union-attr]
-            lines.put(line)
+        with process.stdout:  # type: ignore[union-attr]  # closed here, at its end, by its one reader
+            for line in process.stdout:  # type: ignore[union-attr]
+                lines.put(line)
 
     threading.Thread(target=pump, daemon=True).start()
     return lines

@@ -68,8 +68,9 @@ class Run:
 
     def pump(self) -> None:
         def read() -> None:
-            for line in self.process.stdout:  # type: ignore[union-attr]
-                self.lines.put(line)
+            with self.process.stdout:  # type: ignore[union-attr]  # closed here, at its end, by its one reader
+                for line in self.process.stdout:  # type: ignore[union-attr]
+                    self.lines.put(line)
 
         threading.Thread(target=read, daemon=True).start()
 

@@ -100,7 +100,13 @@ def _start_and_stop(var: Path, env: dict[str, str]) -> Start:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()], daemon=True)
+
+    def read() -> None:
+        with process.stdout:  # type: ignore[union-attr]  # closed here, at its end, by its one reader
+            for line in process.stdout:  # type: ignore[union-attr]
+                lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     seen: list[str] = []
     try:
