@@ -1,6 +1,6 @@
 # The two commands: `make run` (the product) and `make test` (every test).
 # Both create what is missing first: the Python environments and the trained model.
-.PHONY: run test lint setup model shell bench nlu-eval units clean export erase
+.PHONY: run test test-fast lint setup model shell bench nlu-eval units clean export erase
 
 APP_PY := .venv/app/bin/python
 RASA := .venv/rasa/bin/rasa
@@ -17,6 +17,11 @@ run: setup
 test: setup lint
 	@$(APP_PY) scripts/model.py train
 	@$(APP_PY) -m pytest $(PYTEST_ARGS)
+
+# The tests that need neither the Rasa server, nor Chromium, nor a whole `make run` (markers given in
+# tests/conftest.py): no lint, no training, a few minutes. `make test` stays the whole suite.
+test-fast: setup
+	@$(APP_PY) -m pytest -m "not rasa and not browser and not stack" $(PYTEST_ARGS)
 
 # ruff (with import sorting) on everything, mypy --strict on bot/, handoff/, db/: a finding fails `make test`.
 lint: setup

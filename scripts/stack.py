@@ -61,7 +61,11 @@ def _spawn(name: str, cmd: list[str], env: dict[str, str], log_dir: Path | None)
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / f"{name}.log"
         out = open(log_path, "ab")
-    process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
+    try:
+        process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
+    finally:
+        if out is not None:
+            out.close()  # the child writes through its own copy of the descriptor
     return process, log_path
 
 

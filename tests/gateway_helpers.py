@@ -1,8 +1,6 @@
 """Shared pieces of the gateway tests: the Twilio stand-in, an in-process gateway on a free port,
-signed webhooks, a web chat client, reading the stand-in and the transcript.
-
-Test modules import the fixtures they use from here (`from tests.gateway_helpers import gateway`).
-"""
+signed webhooks, a web chat client, reading the stand-in and the transcript (the fixtures that
+start them are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -22,12 +20,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
-import pytest
 import stack  # scripts/ is on sys.path through tests/conftest.py
 from aiohttp.test_utils import TestServer
+from redis.asyncio import Redis
 from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
+from bot import keys
 from bot.app import Gateway as GatewayParts
 from bot.app import build_gateway
 from bot.channels.webchat import channel as webchat
@@ -35,7 +34,6 @@ from bot.channels.whatsapp import rules as whatsapp
 from bot.channels.whatsapp.cloud_provider import signature_of
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
-from db.migrate import upgrade
 from db.models import Contact, Feedback, Message
 
 ACCOUNT_SID = "AC" + "5" * 32
@@ -51,25 +49,6 @@ TEST_SECRET = "shopdesk-test-secret-" + "5" * 16
 # Attachments the test gateways store (customer data in production: never in the work tree).
 TEST_ATTACHMENTS = Path(tempfile.gettempdir()) / f"shopdesk-test-attachments-{os.getpid()}"
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="session")
-def twilio_standin(service_logs: Path) -> Iterator[str]:
-    """The stand-in as its own process, started the way `make run` starts it."""
-    env = stack.app_env(TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN, SHOPDESK_SECRET=TEST_SECRET)
-    service = stack.start_twilio_standin(stack.free_port(), env, service_logs)
-    yield service.url
-    service.stop()
-
-
-@pytest.fixture(scope="session")
-def cloud_standin(service_logs: Path) -> Iterator[str]:
-    """The Graph API stand-in as its own process, started the way `make run` starts it."""
-    env = stack.app_env(WHATSAPP_CLOUD_TOKEN=CLOUD_TOKEN, WHATSAPP_CLOUD_PHONE_NUMBER_ID=CLOUD_PHONE_NUMBER_ID,
-                        SHOPDESK_SECRET=TEST_SECRET)
-    service = stack.start_whatsapp_cloud_standin(stack.free_port(), env, service_logs)
-    yield service.url
-    service.stop()
 
 
 # Every test connects from 127.0.0.1 to one Redis: the per-address limits and queue caps would add up
@@ -142,24 +121,6 @@ async def running_gateway(settings: Settings, port: int | None = None) -> AsyncI
         yield Gateway(url=f"http://127.0.0.1:{port}", settings=settings, parts=parts)
     finally:
         await server.close()
-
-
-@pytest.fixture(scope="session")
-async def gateway(
-    redis_url: str, database_url: str, rasa_server: str, twilio_standin: str, cloud_standin: str,
-) -> AsyncIterator[Gateway]:
-    settings = Settings.from_env(gateway_env(redis_url, database_url, rasa_server, twilio_standin, cloud_standin))
-    async with running_gateway(settings) as running:
-        yield running
-
-
-@pytest.fixture
-def own_database(tmp_path: Path) -> tuple[str, Path]:
-    """A migrated SQLite database (URL, file) for one gateway, so breaking it harms no other test."""
-    path = tmp_path / "gateway.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    return url, path
 
 
 @contextmanager
@@ -285,6 +246,11 @@ class WebchatClient:
     async def say(self, text: str, client_id: str | None = None) -> None:
         await self.ws.send_json({"type": "message", "text": text, "client_id": client_id or secrets.token_hex(6)})
 
+    async def ask(self, text: str, client_id: str | None = None) -> None:
+        """Says it and waits for the gateway's acknowledgement (the message is in the inbox)."""
+        await self.say(text, client_id)
+        await self.next("ack")
+
     async def next(self, kind: str, timeout: float = 30) -> dict[str, Any]:
         """The next frame of this type (frames of other types are kept in `frames`)."""
         deadline = time.monotonic() + timeout
@@ -310,6 +276,16 @@ class WebchatClient:
                 return got
 
 
+@asynccontextmanager
+async def webchat_on(settings: Settings) -> AsyncIterator[tuple[Gateway, WebchatClient, str]]:
+    """A gateway on `settings` and a new web chat customer on it who has read the (empty) history:
+    (gateway, chat, the conversation id)."""
+    session_id = new_session_id()
+    async with running_gateway(settings) as gateway, WebchatClient.connect(gateway.ws_url, session_id) as chat:
+        await chat.next("history")
+        yield gateway, chat, webchat_id(session_id)
+
+
 # -- waiting and the database --------------------------------------------------------------------
 
 async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 30, every: float = 0.2) -> T:
@@ -321,6 +297,23 @@ async def eventually(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool
         if time.monotonic() > deadline:
             raise AssertionError(f"still {value!r} after {timeout} s")
         await asyncio.sleep(every)
+
+
+async def inbox_worked(gateway: Gateway, conversation_id: str, timeout: float = 60) -> None:
+    """Until the router has handled every message the gateway took for the conversation: it pops one
+    from the inbox once all that it led to went out (replies, the desk's queue notice), and Redis
+    drops the empty list. A duplicate or a refused request never gets into the inbox, so after this
+    nothing more is sent for what was posted before."""
+    redis = Redis.from_url(gateway.settings.redis_url)
+    try:
+        await eventually(lambda: redis.exists(keys.inbox(conversation_id)), lambda count: count == 0, timeout)
+    finally:
+        await redis.aclose()
+
+
+async def attempts(redis: Redis, conversation_id: str, message_id: str) -> int:
+    """How often the router has tried to handle one message (its `keys.handling` hash)."""
+    return int(await redis.hget(keys.handling(conversation_id, message_id), "attempts") or 0)
 
 
 async def transcript(database_url: str, conversation_id: str) -> list[tuple[str, str]]:

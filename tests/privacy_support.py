@@ -1,4 +1,4 @@
-"""Shared pieces of the privacy tests: a gateway with a supervisor and the test tracker store,
+"""Shared pieces of the privacy tests: the settings of a gateway with a supervisor and the test tracker store,
 the `make export` / `make erase` script, and scans of every store for a trace of a customer."""
 
 from __future__ import annotations
@@ -7,18 +7,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from redis.asyncio import Redis
 from sqlalchemy import column, inspect, select, table, text
 
 from bot.privacy.stores import tracker_engine
-from bot.settings import Settings
 from db.engine import create_engine
-from tests.gateway_helpers import AGENT_TOKEN, TEST_SECRET, Gateway, gateway_env, running_gateway
+from tests.gateway_helpers import AGENT_TOKEN, TEST_SECRET, gateway_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPERVISOR_TOKEN = "sue-supervisor-token-0123456789"
@@ -33,15 +30,6 @@ def privacy_env(redis_url: str, database_url: str, rasa_url: str, twilio_url: st
         AGENT_TOKENS=f"anna:{AGENT_TOKEN},sue:{SUPERVISOR_TOKEN}:supervisor",
         RASA_TRACKER_DB_URL=f"sqlite:///{tracker}", PRIVACY_URL=PRIVACY_URL, **extra,
     )
-
-
-@pytest.fixture(scope="session")
-async def privacy_gateway(
-    redis_url: str, database_url: str, rasa_server: str, twilio_standin: str, rasa_tracker_db: Path,
-) -> AsyncIterator[Gateway]:
-    settings = Settings.from_env(privacy_env(redis_url, database_url, rasa_server, twilio_standin, rasa_tracker_db))
-    async with running_gateway(settings) as running:
-        yield running
 
 
 def privacy_cli(action: str, who: str, value: str, redis_url: str, database_url: str, tracker: Path,

@@ -1,8 +1,29 @@
-"""Processes of the machine, from /proc: what a test of `make run` needs to see that none survive."""
+"""What a test of `make run` needs: the environment of a fresh start, and the processes of the
+machine, from /proc, to see that none survive it."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import stack  # scripts/ is on sys.path through tests/conftest.py
+
+# Settings of the machine's own services (and of an earlier `make run`) that the start must not inherit:
+# it starts its own Redis, database, stand-ins and secrets on var/.
+NOT_INHERITED = ("REDIS_", "DATABASE_", "TWILIO_", "RASA_", "AGENT_", "SHOPDESK_", "ACTION_SERVER_")
+
+
+def run_env(var: Path, **settings: str) -> tuple[dict[str, str], dict[str, int]]:
+    """The environment of a `make run` on `var` with the gateway, Rasa and the action server on free
+    ports (returned by name), every other service on its embedded default; `settings` added last."""
+    ports = {name: stack.free_port() for name in ("gateway", "rasa", "actions")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(NOT_INHERITED)}
+    env.update(
+        SHOPDESK_VAR=str(var), GATEWAY_PORT=str(ports["gateway"]), PYTHONUNBUFFERED="1",
+        RASA_URL=f"http://127.0.0.1:{ports['rasa']}", ACTION_SERVER_URL=f"http://127.0.0.1:{ports['actions']}/webhook",
+        **settings,
+    )
+    return env, ports
 
 
 def descendants(pid: int) -> set[int]:

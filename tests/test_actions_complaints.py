@@ -11,18 +11,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions import db as actions_db
 from actions.complaint_store import NewComplaint, new_reference, store_complaint
 from actions.complaints import ActionSubmitComplaint, category_in_text
 from db.models import Complaint
 
 REFERENCE = re.compile(r"^RK-\d{4}-[2-9A-HJ-NP-Z]{5}$")
-
-
-@pytest.fixture
-def sessions(database_url: str, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    return actions_db.sessions()
 
 
 def complaint_tracker(sender: str, category: str, lang: str = "de", order: str | None = "AK-123456") -> Tracker:

@@ -9,15 +9,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions import db as actions_db
 from actions.feedback import ActionStoreFeedback, parse_rating, rating_buttons
 from db.models import Feedback
-
-
-@pytest.fixture
-def sessions(database_url: str, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    return actions_db.sessions()
 
 
 @pytest.mark.parametrize("text, stars", [

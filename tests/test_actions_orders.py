@@ -7,17 +7,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
-from actions import db as actions_db
 from actions.demo_orders import DEMO_ORDERS, seed
 from actions.order_status import ActionOrderStatus
 from actions.orders import DatabaseOrderSource, find_order_number
 from db.models import Order
-
-
-@pytest.fixture
-def sessions(database_url: str, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    return actions_db.sessions()
 
 
 def tracker(slots: dict, text: str = "", lang: str = "de") -> Tracker:

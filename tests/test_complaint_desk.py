@@ -12,18 +12,15 @@ from sqlalchemy import select
 
 from db.engine import create_engine, session_factory
 from db.models import Complaint
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     AGENT_TOKEN,
     Gateway,
     WebchatClient,
-    cloud_standin,
     eventually,
     feedback,
-    gateway,
     new_number,
     new_session_id,
     sent_to,
-    twilio_standin,
     webchat_id,
     whatsapp_form,
     whatsapp_id,

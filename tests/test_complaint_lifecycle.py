@@ -7,7 +7,6 @@ when the customer refers to it), asked about later; a foreign reference reveals 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -15,11 +14,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actions.complaint_store import NewComplaint, store_complaint
+from actions.complaint_store import NewComplaint, StoredComplaint, store_complaint
 from db import complaints as lifecycle
-from db.engine import create_engine, session_factory
 from db.models import Complaint, ComplaintEvent
-from tests.test_assistant_conversations import Chat, text_of
+from tests.assistant_support import Chat, text_of
 
 ONE_MESSAGE = {
     "de": ("Hallo, meine Bestellung AK-100003 kam heute an und das Glas Honig war zerbrochen, alles voller Scherben",
@@ -28,18 +26,6 @@ ONE_MESSAGE = {
            "I'm sorry", "order AK-100003, damaged: “Hi, my order AK-100003 arrived today"),
 }
 QUESTIONS = ("Bestellnummer", "Worum geht es", "was passiert ist", "order number", "What is your complaint", "what happened")
-
-
-@pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    yield session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-def chat(rasa_server: str) -> Any:
-    return lambda language="de", channel="webchat": Chat(rasa_server, language, channel)
 
 
 async def complaints_of(sessions: async_sessionmaker[AsyncSession], sender: str) -> list[Complaint]:
@@ -96,16 +82,24 @@ async def test_a_later_detail_and_a_photo_land_on_the_complaints_timeline(
     assert ("photo", photo["url"]) in [(e.kind, e.media_url) for e in events]
 
 
+async def complaint_days_ago(
+    sessions: async_sessionmaker[AsyncSession], conversation: Chat, language: str, description: str, days: int,
+) -> StoredComplaint:
+    """A damaged-goods complaint of this conversation, filed `days` ago."""
+    stored = await store_complaint(sessions, NewComplaint(
+        conversation_id=conversation.sender, channel="webchat", category="damaged", order_number="AK-100001",
+        description=description, media_url=None, language=language), needs_human=False)
+    async with sessions() as session:
+        row = await lifecycle.by_reference(session, stored.reference)
+        assert row is not None
+        row.created_at = lifecycle.now() - dt.timedelta(days=days)
+        await session.commit()
+    return stored
+
+
 async def test_a_detail_days_later_is_added_when_the_customer_refers_to_the_complaint(chat, sessions) -> None:
     conversation = chat("de")
-    recent = await store_complaint(sessions, NewComplaint(
-        conversation_id=conversation.sender, channel="webchat", category="damaged", order_number="AK-100001",
-        description="Die Dose war eingedrückt", media_url=None, language="de"), needs_human=False)
-    async with sessions() as session:
-        row = await lifecycle.by_reference(session, recent.reference)
-        assert row is not None
-        row.created_at = lifecycle.now() - dt.timedelta(days=5)
-        await session.commit()
+    recent = await complaint_days_ago(sessions, conversation, "de", "Die Dose war eingedrückt", days=5)
     replies = await conversation.say("Zu meiner Reklamation: der Karton war auch noch nass und aufgerissen")
     assert f"Reklamation {recent.reference} hinzugefügt" in text_of(replies)
     [only] = await complaints_of(sessions, conversation.sender)
@@ -114,14 +108,7 @@ async def test_a_detail_days_later_is_added_when_the_customer_refers_to_the_comp
 
 async def test_a_complaint_older_than_14_days_is_not_added_to(chat, sessions) -> None:
     conversation = chat("en")
-    old = await store_complaint(sessions, NewComplaint(
-        conversation_id=conversation.sender, channel="webchat", category="damaged", order_number="AK-100001",
-        description="The tin was dented", media_url=None, language="en"), needs_human=False)
-    async with sessions() as session:
-        row = await lifecycle.by_reference(session, old.reference)
-        assert row is not None
-        row.created_at = lifecycle.now() - dt.timedelta(days=20)
-        await session.commit()
+    old = await complaint_days_ago(sessions, conversation, "en", "The tin was dented", days=20)
     replies = await conversation.say("About my complaint: the box was also soaking wet and torn")
     assert old.reference not in text_of(replies)
 

@@ -3,10 +3,10 @@ with their timeline, a state change with a resolution that reaches the customer,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
 from actions.complaint_store import NewComplaint, store_complaint
 from db.engine import create_engine, session_factory
@@ -37,14 +37,8 @@ async def _sign_in(page: Page, token: str) -> None:
 
 
 @pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(locale="en-US")
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    await context.close()
-    assert errors == []
+def context_options() -> dict[str, Any]:
+    return {"locale": "en-US"}
 
 
 async def test_an_agent_resolves_a_complaint_in_the_console_and_the_customer_is_told(redis_url, database_url, page):

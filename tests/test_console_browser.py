@@ -5,36 +5,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser_support import serious_axe_violations
+from tests.browser_support import serious_axe_violations, watched_page
 from tests.handoff_support import desk_app, new_id
 
 
 @pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(locale="en-US")
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    await context.close()
-    assert errors == []
+def context_options() -> dict[str, Any]:
+    return {"locale": "en-US"}
 
 
 @pytest.fixture
 async def page_de(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(
-        locale="de-DE", timezone_id="America/Sao_Paulo", viewport={"width": 1366, "height": 800},
-    )
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    await context.close()
-    assert errors == []
+    async with watched_page(
+        browser, locale="de-DE", timezone_id="America/Sao_Paulo", viewport={"width": 1366, "height": 800},
+    ) as page:
+        yield page
 
 
 async def sign_in(page: Page, url: str, token: str, agent: str = "anna-desk", de: bool = False) -> None:

@@ -9,15 +9,12 @@ import aiohttp
 import pytest
 import stack
 
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
     WebchatClient,
-    cloud_standin,
-    gateway,
     new_number,
     new_session_id,
     running_gateway,
-    twilio_standin,
     whatsapp_form,
 )
 

@@ -4,11 +4,7 @@ free connection instead of opening one each or failing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-import stack
 from redis.asyncio import Redis
 
 from bot.app import build_gateway
@@ -16,22 +12,14 @@ from bot.settings import Settings
 from tests.gateway_helpers import gateway_env
 
 
-@pytest.fixture
-def own_redis(service_logs: Path) -> Iterator[stack.Service]:
-    """A Redis nobody else uses, so its client count is the gateway's."""
-    service = stack.start_redis(stack.free_port(), None, service_logs)
-    yield service
-    service.stop()
-
-
 async def test_a_hundred_concurrent_calls_share_a_small_pool_and_all_succeed(
-    own_redis: stack.Service, database_url: str,
+    own_redis: str, database_url: str,
 ) -> None:
     unused = "http://127.0.0.1:9"  # Rasa and Twilio are not called here
-    settings = Settings.from_env(gateway_env(own_redis.url, database_url, unused, unused, REDIS_MAX_CONNECTIONS="4"))
+    settings = Settings.from_env(gateway_env(own_redis, database_url, unused, unused, REDIS_MAX_CONNECTIONS="4"))
     assert settings.redis_max_connections == 4
     redis = build_gateway(settings).redis
-    probe = Redis.from_url(own_redis.url)
+    probe = Redis.from_url(own_redis)
     try:
         # Each call holds its connection for 0.1 s, like a worker's blocking read.
         results = await asyncio.gather(*(redis.blpop([f"nothing:{i}"], timeout=0.1) for i in range(100)))

@@ -3,7 +3,6 @@ produces a reply, it reaches the customer's websocket on the other one; order ho
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,17 +11,17 @@ import pytest
 import stack
 
 from bot.settings import Settings
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     AGENT_TOKEN,
     Gateway,
     WebchatClient,
     eventually,
     gateway_env,
+    inbox_worked,
     new_number,
     new_session_id,
     sent_to,
     transcript,
-    twilio_standin,
     webchat_id,
     whatsapp_form,
     whatsapp_id,
@@ -104,7 +103,7 @@ async def test_a_burst_spread_over_both_processes_is_answered_in_order(
         lambda: transcript(database_url, conversation),
         lambda r: sum(s == "customer" for s, _ in r) == len(QUESTIONS) and r[-1][0] == "bot", timeout=90,
     )
-    await asyncio.sleep(1.5)
+    await inbox_worked(two_gateways[0], conversation, timeout=90)  # one Redis: the inbox of both
     rows = await transcript(database_url, conversation)
     assert [t for s, t in rows if s == "customer"] == QUESTIONS
     for i, (sender, _) in enumerate(rows):

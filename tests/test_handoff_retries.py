@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.contract import Inbound
-from tests.gateway_helpers import inserts_fail, own_database  # noqa: F401  (fixture)
+from tests.gateway_helpers import inserts_fail
 from tests.handoff_support import desk_app, new_id
 
 

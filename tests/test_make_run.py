@@ -9,7 +9,6 @@ import queue
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -17,22 +16,22 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import stack  # scripts/ is on sys.path through tests/conftest.py
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-import stack  # noqa: E402
+from tests.gateway_helpers import TEST_SECRET
+from tests.process_helpers import alive, descendants
 
-from tests.gateway_helpers import TEST_SECRET  # noqa: E402
-from tests.process_helpers import alive, descendants  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _lines(process: subprocess.Popen) -> queue.Queue[str]:
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
-        for line in process.stdout:  # type: ignore[union-attr]
-            lines.put(line)
+        with process.stdout:  # type: ignore[union-attr]  # closed here, at its end, by its one reader
+            for line in process.stdout:  # type: ignore[union-attr]
+                lines.put(line)
 
     threading.Thread(target=pump, daemon=True).start()
     return lines
@@ -80,16 +79,8 @@ def _return_days(shop: dict) -> int:
 
 
 @pytest.mark.timeout(900)
-async def test_make_run_answers_in_both_languages_and_stops_everything(tmp_path: Path) -> None:
-    ports = {name: stack.free_port() for name in ("gateway", "rasa", "actions")}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DATABASE_", "TWILIO_", "RASA_", "AGENT_"))}
-    env.update(
-        SHOPDESK_VAR=str(tmp_path / "var"),
-        GATEWAY_PORT=str(ports["gateway"]),
-        RASA_URL=f"http://127.0.0.1:{ports['rasa']}",
-        ACTION_SERVER_URL=f"http://127.0.0.1:{ports['actions']}/webhook",
-        SHOPDESK_SECRET=TEST_SECRET,
-    )
+async def test_make_run_answers_in_both_languages_and_stops_everything(tmp_path: Path, make_run_env) -> None:
+    env, ports = make_run_env(tmp_path / "var", SHOPDESK_SECRET=TEST_SECRET)
     process = subprocess.Popen(  # its own process group, as in a terminal, so Ctrl-C can be sent to it
         ["make", "-s", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,

@@ -68,8 +68,9 @@ class Run:
 
     def pump(self) -> None:
         def read() -> None:
-            for line in self.process.stdout:  # type: ignore[union-attr]
-                self.lines.put(line)
+            with self.process.stdout:  # type: ignore[union-attr]  # closed here, at its end, by its one reader
+                for line in self.process.stdout:  # type: ignore[union-attr]
+                    self.lines.put(line)
 
         threading.Thread(target=read, daemon=True).start()
 
@@ -105,15 +106,12 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def run(tmp_path_factory: pytest.TempPathFactory, make_run_env) -> Iterator[Run]:
     var = tmp_path_factory.mktemp("supervised") / "var"
-    ports = {name: stack.free_port() for name in ("gateway", "rasa", "actions")}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DATABASE_", "TWILIO_", "RASA_", "AGENT_"))}
-    env.update(
-        SHOPDESK_VAR=str(var), GATEWAY_PORT=str(ports["gateway"]), GATEWAY_PROCESSES="2",
-        RASA_URL=f"http://127.0.0.1:{ports['rasa']}", ACTION_SERVER_URL=f"http://127.0.0.1:{ports['actions']}/webhook",
+    env, ports = make_run_env(
+        var, GATEWAY_PROCESSES="2",
         AGENT_TOKENS=":".join(AGENT), BUSINESS_HOURS="24/7", RASA_GIVE_UP_SECONDS=str(ANSWER_SECONDS),
-        RESTART_LIMIT=str(RESTART_LIMIT), RESTART_BACKOFF_SECONDS="0.2", PYTHONUNBUFFERED="1",
+        RESTART_LIMIT=str(RESTART_LIMIT), RESTART_BACKOFF_SECONDS="0.2",
         SHOPDESK_SECRET=TEST_SECRET, TWILIO_AUTH_TOKEN=AUTH_TOKEN,  # the ids and signatures the customers compute
     )
     process = subprocess.Popen(

@@ -3,16 +3,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import aiohttp
+import nlu_eval  # scripts/ is on sys.path through tests/conftest.py
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import nlu_eval  # noqa: E402
 
 REQUIRED_ACCURACY = 0.95
 

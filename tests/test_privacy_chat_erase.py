@@ -11,22 +11,20 @@ from sqlalchemy import select
 
 from db.engine import create_engine, session_factory
 from db.models import PrivacyLog
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
     eventually,
+    inbox_worked,
     new_number,
     sent_to,
     transcript,
-    twilio_standin,
     whatsapp_form,
     whatsapp_id,
 )
-from tests.privacy_support import (  # noqa: F401  (fixtures)
+from tests.privacy_support import (
     SUPERVISOR,
-    privacy_gateway,
     redis_traces,
     sql_traces,
-    tracker_rows,
 )
 
 
@@ -38,16 +36,8 @@ async def say(gateway: Gateway, number: str, text: str) -> None:
 async def say_and_wait(gateway: Gateway, twilio: str, number: str, text: str) -> list[str]:
     before = len(await sent_to(twilio, number))
     await say(gateway, number, text)
-    bodies = await eventually(lambda: sent_to(twilio, number), lambda bodies: len(bodies) > before, timeout=60)
-    await eventually(lambda: _quiet(twilio, number, len(bodies)), bool)
+    await inbox_worked(gateway, whatsapp_id(number))
     return (await sent_to(twilio, number))[before:]
-
-
-async def _quiet(twilio: str, number: str, count: int) -> bool:
-    import asyncio
-
-    await asyncio.sleep(1.0)
-    return len(await sent_to(twilio, number)) == count
 
 
 async def test_daten_loeschen_on_whatsapp_explains_asks_erases_and_confirms(

@@ -17,7 +17,7 @@ from bot import keys as gateway_keys
 from core.attachments import AttachmentStore
 from db.engine import create_engine, session_factory
 from db.models import Complaint, Feedback, Handoff
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
     WebchatClient,
     eventually,
@@ -25,16 +25,14 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     new_number,
     new_session_id,
     sent_to,
-    twilio_standin,
     webchat_id,
     whatsapp_form,
     whatsapp_id,
 )
-from tests.privacy_support import (  # noqa: F401  (fixtures)
+from tests.privacy_support import (
     AGENT,
     SUPERVISOR,
     privacy_cli,
-    privacy_gateway,
     redis_traces,
     sql_traces,
     tracker_rows,

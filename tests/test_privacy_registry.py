@@ -16,18 +16,16 @@ from bot.privacy import registry
 from bot.privacy.stores import tracker_engine
 from db.engine import create_engine
 from db.models import Base
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
     WebchatClient,
     eventually,
     new_number,
     new_session_id,
-    sent_to,
-    twilio_standin,
     whatsapp_form,
     whatsapp_id,
 )
-from tests.privacy_support import AGENT, privacy_gateway  # noqa: F401  (fixtures)
+from tests.privacy_support import AGENT
 
 REGISTERED_SQL = {t.name for t in registry.SQL_TABLES} | set(registry.NOT_CUSTOMER_SQL)
 
@@ -73,12 +71,17 @@ async def test_every_redis_key_a_real_conversation_leaves_behind_is_registered(
     """Keys are sampled while a WhatsApp and a web chat conversation run through the gateway,
     Rasa and the desk (short-lived ones like worker locks included), and after."""
     seen: set[str] = set()
+    scans = [0]  # full scans done
     redis = Redis.from_url(redis_url, decode_responses=True)
 
     async def sample() -> None:
         while True:
             seen.update([k async for k in redis.scan_iter(match="shopdesk:*", count=1000)])
+            scans[0] += 1
             await asyncio.sleep(0.02)
+
+    async def scanned() -> int:
+        return scans[0]
 
     sampler = asyncio.create_task(sample())
     try:
@@ -102,7 +105,8 @@ async def test_every_redis_key_a_real_conversation_leaves_behind_is_registered(
             await customer.next("history")
             await customer.say("Welche Zahlungsarten gibt es?")
             await customer.messages_until_quiet()
-        await asyncio.sleep(0.3)
+        done = scans[0]
+        await eventually(scanned, lambda n: n >= done + 2)  # a whole scan begun after the conversations
     finally:
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):

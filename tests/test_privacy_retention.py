@@ -21,17 +21,14 @@ from bot.privacy.service import Privacy
 from bot.privacy.stores import Stores, tracker_engine
 from db.engine import create_engine, session_factory
 from db.models import Complaint, Contact, Feedback, Handoff, Message, PrivacyLog
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     TEST_SECRET,
     WebchatClient,
     eventually,
     gateway_env,
     new_session_id,
-    own_database,
-    twilio_standin,
     webchat_id,
 )
-from tests.privacy_support import privacy_gateway  # noqa: F401  (fixtures)
 
 DAY = dt.timedelta(days=1)
 

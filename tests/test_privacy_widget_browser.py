@@ -3,24 +3,10 @@ message, and "Chat löschen" (with a confirmation) erasing the session's convers
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from playwright.async_api import Page, expect
 
-import pytest
-from playwright.async_api import Browser, Page, expect
-
-from tests.gateway_helpers import Gateway, eventually, transcript, twilio_standin, webchat_id  # noqa: F401  (fixtures)
-from tests.privacy_support import PRIVACY_URL, privacy_gateway  # noqa: F401  (fixtures)
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(locale="de-DE")
-    page = await context.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
-    yield page
-    assert dialogs == []  # the confirmation is in the widget, never a browser dialog
-    await context.close()
+from tests.gateway_helpers import Gateway, eventually, transcript, webchat_id
+from tests.privacy_support import PRIVACY_URL
 
 
 async def test_notice_before_the_first_message_and_delete_this_chat_erases_it(

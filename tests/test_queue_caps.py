@@ -13,13 +13,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import secrets
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
-import stack
 from redis.asyncio import Redis
 from sqlalchemy import select
 
@@ -28,7 +25,7 @@ from core import texts
 from db.engine import create_engine, session_factory
 from db.models import Handoff
 from handoff.queue import keys as desk_keys
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
     WebchatClient,
     eventually,
@@ -38,7 +35,6 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     running_gateway,
     sent_to,
     transcript,
-    twilio_standin,
     webchat_id,
     whatsapp_form,
     whatsapp_id,
@@ -48,13 +44,6 @@ from tests.handoff_support import desk_app, new_id
 SUPERVISOR = "sue-" + "s" * 28
 HUMAN = {"de": "Ich will mit einem Mitarbeiter sprechen", "en": "I want to talk to a human"}
 QUEUED = {"de": "Ein Mitarbeiter übernimmt gleich", "en": "A member of our team will take over"}
-
-
-@pytest.fixture
-def own_redis(service_logs: Path) -> Iterator[str]:
-    service = stack.start_redis(stack.free_port(), None, service_logs)
-    yield service.url
-    service.stop()
 
 
 @contextlib.asynccontextmanager

@@ -26,7 +26,7 @@ from db.models import Complaint, ConversationStart, Feedback, Handoff, RatingReq
 from handoff.labels import customer_label
 from handoff.reports.csv_export import cell
 from handoff.reports.summary import percentile
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
     WebchatClient,
     eventually,
@@ -36,7 +36,6 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     new_session_id,
     running_gateway,
     sent_to,
-    twilio_standin,
     webchat_id,
     whatsapp_form,
     whatsapp_id,

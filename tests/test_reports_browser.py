@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Page, expect
 
 from db.engine import create_engine, session_factory
 from db.models import Complaint, ConversationStart, Feedback, Handoff, Message, RatingRequest, UnknownMessage
@@ -28,19 +28,8 @@ HOSTILE = '<img src=x onerror="document.title=\'pwned\'">Die Lampe kam kaputt an
 
 
 @pytest.fixture
-async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    context = await browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 900})
-    yield context
-    await context.close()
-
-
-@pytest.fixture
-async def page(context: BrowserContext) -> AsyncIterator[Page]:
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    assert errors == []
+def context_options() -> dict[str, Any]:
+    return {"locale": "de-DE", "viewport": {"width": 1280, "height": 900}}
 
 
 async def seed(database_url: str) -> tuple[list[str], str]:

@@ -13,29 +13,23 @@ from pathlib import Path
 
 import aiohttp
 import stack
-from redis.asyncio import Redis
 
 from bot import keys
 from bot.settings import Settings
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     WebchatClient,
+    attempts,
     eventually,
     gateway_env,
     inserts_fail,
     new_session_id,
-    own_database,
     rasa_heard,
     running_gateway,
     transcript,
-    twilio_standin,
     webchat_id,
 )
 
 QUESTION = "Was kostet der Versand nach Österreich?"
-
-
-async def attempts(redis: Redis, conversation_id: str, message_id: str) -> int:
-    return int(await redis.hget(keys.handling(conversation_id, message_id), "attempts") or 0)
 
 
 async def metric(gateway_url: str, sample: str) -> float:

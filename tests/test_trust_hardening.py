@@ -17,12 +17,9 @@ import yaml
 from playwright.async_api import Browser, Page, expect
 
 from actions import orders, unknown_messages
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
-    cloud_standin,
-    gateway,
     running_gateway,
-    twilio_standin,
 )
 
 # The standard library's own parse of a pattern (re._parser since 3.11; the public sre_parse is deprecated).

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from bot.settings import Settings
 from core import texts
 from handoff.queue import keys as desk_keys
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
     WebchatClient,
     eventually,
@@ -33,7 +33,6 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     new_session_id,
     running_gateway,
     transcript,
-    twilio_standin,
     webchat_id,
 )
 
@@ -261,15 +260,6 @@ async def test_messages_from_one_address_are_capped_across_its_conversations(ser
             await other.next("history")
             await other.say("Hallo")
             await other.next("ack")
-
-
-@pytest.fixture
-def own_redis(service_logs: Path) -> Iterator[str]:
-    """A Redis of its own: without a trusted proxy every test client is 127.0.0.1, which the
-    session's Redis counts for every test of the run."""
-    service = stack.start_redis(stack.free_port(), None, service_logs)
-    yield service.url
-    service.stop()
 
 
 async def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(

@@ -19,15 +19,12 @@ import pytest
 from redis.asyncio import Redis
 
 from handoff.queue import keys
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
     WebchatClient,
-    cloud_standin,
     eventually,
-    gateway,
     new_session_id,
     running_gateway,
-    twilio_standin,
     webchat_id,
 )
 

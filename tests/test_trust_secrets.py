@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import queue
 import signal
 import socket
@@ -101,7 +100,14 @@ def _start_and_stop(var: Path, env: dict[str, str]) -> Start:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()], daemon=True).start()
+
+    def read() -> None:
+        with process.stdout:  # type: ignore[union-attr]  # closed here, at its end, by its one reader
+            for line in process.stdout:  # type: ignore[union-attr]
+                lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     seen: list[str] = []
     try:
         deadline = time.monotonic() + 600
@@ -128,22 +134,16 @@ def _start_and_stop(var: Path, env: dict[str, str]) -> Start:
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
-    time.sleep(0.3)
+    reader.join(10)  # it has read everything once the pipe closed
     seen.extend(lines.queue)
     return Start("".join(seen), ports, bound, redis_url, refused, modes)
 
 
 @pytest.fixture(scope="module")
-def two_starts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Start, Start, Path]:
+def two_starts(tmp_path_factory: pytest.TempPathFactory, make_run_env) -> tuple[Start, Start, Path]:
     """`make run` on a fresh var/ without AGENT_TOKENS or secrets, stopped and started again."""
     var = tmp_path_factory.mktemp("trust") / "var"
-    ports = {name: stack.free_port() for name in ("gateway", "rasa", "actions")}
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("REDIS_", "DATABASE_", "TWILIO_", "RASA_", "AGENT_", "SHOPDESK_", "ACTION_SERVER_"))}
-    env.update(
-        SHOPDESK_VAR=str(var), GATEWAY_PORT=str(ports["gateway"]), PYTHONUNBUFFERED="1",
-        RASA_URL=f"http://127.0.0.1:{ports['rasa']}", ACTION_SERVER_URL=f"http://127.0.0.1:{ports['actions']}/webhook",
-    )
+    env, _ = make_run_env(var)
     first = _start_and_stop(var, dict(env))
     second = _start_and_stop(var, dict(env))
     return first, second, var

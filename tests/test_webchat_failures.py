@@ -14,16 +14,13 @@ from aiohttp import WSMsgType
 from redis.asyncio import Redis
 
 from bot.settings import Settings
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     WebchatClient,
-    eventually,
     gateway_env,
     new_session_id,
-    own_database,
     rasa_heard,
     running_gateway,
     transcript,
-    twilio_standin,
     webchat_id,
 )
 

@@ -14,18 +14,15 @@ from aiohttp.test_utils import TestServer
 
 from bot.typed_intents import as_text
 from core.contract import Button, Outbound
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     AGENT_TOKEN,
     Gateway,
     WebchatClient,
-    cloud_standin,
     eventually,
-    gateway,
     new_session_id,
     rasa_heard,
     running_gateway,
     transcript,
-    twilio_standin,
     webchat_id,
 )
 

@@ -4,7 +4,6 @@ Replies go to the Graph API stand-in, the way the product's client would reach M
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -15,26 +14,24 @@ import aiohttp
 import pytest
 
 from core.contract import Button, Outbound, WindowClosed
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     AGENT_TOKEN,
     CLOUD_APP_SECRET,
     CLOUD_VERIFY_TOKEN,
     Gateway,
     cloud_message,
     cloud_sent_to,
-    cloud_standin,
     cloud_text,
     cloud_texts,
     eventually,
     feedback,
-    gateway,
+    inbox_worked,
     last_wrote_hours_ago,
     new_number,
     rasa_heard,
     running_gateway,
     sent_to,
     transcript,
-    twilio_standin,
     whatsapp_form,
     whatsapp_id,
 )
@@ -78,7 +75,7 @@ async def test_a_forged_or_missing_signature_is_refused_and_nothing_is_processed
     tampered["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] = "/EXTERNAL_handoff_closed"
     status, _ = await gateway.cloud_webhook(tampered, signature="sha256=" + "a" * 64)
     assert status == 403
-    await asyncio.sleep(1)
+    await inbox_worked(gateway, whatsapp_id(number))
     assert await transcript(database_url, whatsapp_id(number)) == []
 
 
@@ -101,8 +98,8 @@ async def test_the_same_message_id_twice_is_processed_once(
     payload = cloud_text(number, "Welche Zahlungsarten gibt es?", message_id="wamid.same-" + number[-8:])
     await _say(gateway, payload)
     await _say(gateway, payload)
-    await eventually(lambda: cloud_sent_to(cloud_standin, number), bool)
-    await asyncio.sleep(1.5)
+    await inbox_worked(gateway, whatsapp_id(number))
+    assert await cloud_sent_to(cloud_standin, number)
     assert await rasa_heard(rasa_server, whatsapp_id(number), "Welche Zahlungsarten gibt es?") == 1
 
 
@@ -185,7 +182,7 @@ async def test_one_number_is_one_customer_whichever_provider_carries_it(
     assert customer == ["Hallo", "Wie lange dauert der Versand?"]  # one conversation, one history
     # Replies follow the provider the customer last wrote through.
     twilio_count = len(await sent_to(twilio_standin, number))
-    await asyncio.sleep(1)
+    await inbox_worked(gateway, whatsapp_id(number))
     assert len(await sent_to(twilio_standin, number)) == twilio_count
 
 

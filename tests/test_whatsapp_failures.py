@@ -7,22 +7,20 @@ aborts), and the Twilio stand-in answers 503 / 429 / 400 when told to.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from bot.settings import Settings
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     eventually,
     gateway_env,
+    inbox_worked,
     inserts_fail,
     messages_to,
     new_number,
-    own_database,
     running_gateway,
     sent_to,
     standin_failures,
     transcript,
-    twilio_standin,
     whatsapp_form,
     whatsapp_id,
 )
@@ -45,21 +43,10 @@ async def test_a_webhook_that_failed_is_processed_when_twilio_retries_it(
         replies = await eventually(lambda: sent_to(twilio_standin, number), bool)
         # A further duplicate is still dropped.
         assert (await gateway.webhook(form))[0] == 200
-        await asyncio.sleep(2)
+        await inbox_worked(gateway, whatsapp_id(number))
         assert await sent_to(twilio_standin, number) == replies
         rows = await transcript(url, whatsapp_id(number))
         assert rows.count(("customer", "Hallo")) == 1
-
-
-async def settled(twilio_url: str, number: str, quiet: float = 2.0) -> list[str]:
-    """What the stand-in got for `number` once something came and then nothing more for `quiet` s."""
-    sent = await eventually(lambda: sent_to(twilio_url, number), bool)
-    while True:
-        await asyncio.sleep(quiet)
-        now = await sent_to(twilio_url, number)
-        if now == sent:
-            return sent
-        sent = now
 
 
 async def test_a_send_that_fails_transiently_arrives_once(
@@ -74,7 +61,8 @@ async def test_a_send_that_fails_transiently_arrives_once(
         for number in (unavailable, rate_limited):
             assert (await gateway.webhook(whatsapp_form(number, "Was kostet der Versand nach Österreich?")))[0] == 200
         for number, failed in ((unavailable, 2), (rate_limited, 1)):
-            sent = await settled(twilio_standin, number)
+            await inbox_worked(gateway, whatsapp_id(number))  # every retry of every reply done
+            sent = await sent_to(twilio_standin, number)
             assert "Versand" in " ".join(sent)
             assert (await standin_failures(twilio_standin, number)) == {"remaining": 0, "failed": failed}
             # Each reply once: one send per bot line of the transcript, in its order.
@@ -92,7 +80,6 @@ async def test_a_refused_send_is_not_tried_again(
         # Two failures are asked for; a sender that retried a 400 would use up the second.
         await standin_failures(twilio_standin, number, count=2, status=400, code=21211)
         assert (await gateway.webhook(whatsapp_form(number, "Hallo")))[0] == 200
-        await eventually(lambda: standin_failures(twilio_standin, number), lambda f: f["failed"] >= 1)
-        await asyncio.sleep(3)
+        await inbox_worked(gateway, whatsapp_id(number))
         assert (await standin_failures(twilio_standin, number)) == {"remaining": 1, "failed": 1}
         assert await messages_to(twilio_standin, number) == []

@@ -20,7 +20,7 @@ from bot.settings import Settings
 from core.contract import Button, HandoffRequest, Outbound
 from db.engine import create_engine, session_factory
 from db.models import Contact
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     AGENT_TOKEN,
     Gateway,
     eventually,
@@ -30,7 +30,6 @@ from tests.gateway_helpers import (  # noqa: F401  (fixtures)
     new_number,
     running_gateway,
     sent_to,
-    twilio_standin,
     whatsapp_form,
     whatsapp_id,
 )

@@ -6,15 +6,13 @@ import asyncio
 
 import aiohttp
 
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
-    cloud_standin,
     eventually,
-    gateway,
+    inbox_worked,
     new_number,
     sent_to,
     transcript,
-    twilio_standin,
     whatsapp_form,
     whatsapp_id,
 )
@@ -47,7 +45,7 @@ async def test_forged_or_missing_signature_is_refused_and_nothing_is_processed(
     # Signed for another address than PUBLIC_URL + path is forged too.
     other = gateway.signature(form, path="/webhooks/twilio/other")
     assert (await gateway.webhook(form, signature=other))[0] == 403
-    await asyncio.sleep(2)
+    await inbox_worked(gateway, whatsapp_id(number))
     assert await transcript(database_url, whatsapp_id(number)) == []
     assert await sent_to(twilio_standin, number) == []
     # The same form properly signed is taken (the refusals did not mark its MessageSid as seen).
@@ -61,8 +59,9 @@ async def test_same_message_sid_twice_is_processed_once(gateway: Gateway, twilio
     first, again = await asyncio.gather(gateway.webhook(form), gateway.webhook(form))
     assert first == again == (200, EMPTY_TWIML)
     assert (await gateway.webhook(form)) == (200, EMPTY_TWIML)
-    replies = await eventually(lambda: sent_to(twilio_standin, number), bool)
-    await asyncio.sleep(2)
+    await inbox_worked(gateway, whatsapp_id(number))
+    replies = await sent_to(twilio_standin, number)
+    assert replies
     rows = await transcript(database_url, whatsapp_id(number))
     assert [row for row in rows if row[0] == "customer"] == [("customer", "Welche Zahlungsarten gibt es?")]
     assert await sent_to(twilio_standin, number) == replies
@@ -95,8 +94,8 @@ async def test_burst_of_ten_messages_is_answered_in_order(gateway: Gateway, twil
     def all_answered(rows: list[tuple[str, str]]) -> bool:
         return len(rows) >= 2 and rows[-1][0] == "bot" and sum(r[0] == "customer" for r in rows) == len(QUESTIONS)
 
-    rows = await eventually(answered, all_answered, timeout=90)
-    await asyncio.sleep(1.5)
+    await eventually(answered, all_answered, timeout=90)
+    await inbox_worked(gateway, whatsapp_id(number), timeout=90)
     rows = await answered()
     assert [text for sender, text in rows if sender == "customer"] == QUESTIONS
     # Each question is answered before the next one is taken.

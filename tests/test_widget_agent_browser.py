@@ -7,7 +7,6 @@ import os
 import stat
 import struct
 import zlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -18,15 +17,12 @@ from core.contract import HandoffRequest
 from handoff.labels import customer_label
 from handoff.work.desk import HandoffDesk
 from tests.browser_support import serious_axe_violations
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     AGENT_TOKEN,
     TEST_ATTACHMENTS,
     Gateway,
-    cloud_standin,
     eventually,
-    gateway,
     transcript,
-    twilio_standin,
     webchat_id,
 )
 
@@ -34,14 +30,8 @@ AUTH = {"Authorization": f"Bearer {AGENT_TOKEN}"}
 
 
 @pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(locale="de-DE", viewport={"width": 1024, "height": 760})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    await context.close()
-    assert errors == []
+def context_options() -> dict[str, Any]:
+    return {"locale": "de-DE", "viewport": {"width": 1024, "height": 760}}
 
 
 async def _open_chat(page: Page, url: str) -> str:

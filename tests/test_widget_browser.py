@@ -3,43 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
 import stack
 from playwright.async_api import Browser, Page, expect
 
-from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (
     Gateway,
-    cloud_standin,
     eventually,
     feedback,
-    gateway,
     running_gateway,
     transcript,
-    twilio_standin,
     webchat_id,
 )
-
-
-@pytest.fixture
-def dialogs() -> list[str]:
-    """Every alert/confirm/prompt the page opened (none may open)."""
-    return []
-
-
-@pytest.fixture
-async def page(browser: Browser, dialogs: list[str]) -> AsyncIterator[Page]:
-    context = await browser.new_context(locale="de-DE")
-    page = await context.new_page()
-
-    async def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    yield page
-    await context.close()
 
 
 async def _open_chat(page: Page, url: str) -> None:
