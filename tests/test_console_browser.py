@@ -57,9 +57,10 @@ async def test_agent_signs_in_claims_replies_and_closes_in_the_console(redis_url
         assert await page.title() != "pwned"
 
         await row.get_by_role("button", name="Claim").click()
+        # the claim's answer, shown: only then does the desk list it as hers
+        await expect(page.locator("#conv-state")).to_have_text("with agent · anna-desk")
         label = (await h.queue())["mine"][0]["customer_label"]
         await expect(page.locator("#conv-id")).to_have_text(f"Customer {label}")
-        await expect(page.locator("#conv-state")).to_have_text("with agent · anna-desk")
         await expect(page.locator("#card")).to_contain_text("10042")
         await expect(page.locator("#transcript")).to_contain_text("Mein Paket ist kaputt angekommen.")
         await expect(page.locator(f'tr[data-conversation="{cid}"]')).to_have_count(0)
