@@ -63,6 +63,7 @@ from core.attachments import AttachmentStore
 from core.client_address import TrustedProxies, client_address
 from core.contract import ALWAYS_OPEN, Button, Inbound, Outbound, ReplyWindow
 from core.fanout import Fanout
+from core.periodic import periodic
 
 log = logging.getLogger(__name__)
 
@@ -150,13 +151,13 @@ class WebChat:
     async def _beat(self) -> None:
         """Every third of a socket entry's life: renews this process's socket entries (a crashed
         process's run out by themselves) and tells the desk whose web chat is still open."""
-        while True:
-            await asyncio.sleep(self._limits.socket_ttl_seconds / 3)
-            try:
-                await self._limits.renew(list(self._entries.values()))
-                await self._parts.intake.present(list(self._sockets))
-            except Exception as exc:  # a beat that stopped would let every open chat expire
-                log.warning("web chat beat failed, trying again: %s", type(exc).__name__)
+        every = self._limits.socket_ttl_seconds / 3
+
+        async def beat() -> None:
+            await self._limits.renew(list(self._entries.values()))
+            await self._parts.intake.present(list(self._sockets))
+
+        await periodic("web chat beat", every, beat, start_after=every)
 
     async def serves(self, conversation_id: str) -> bool:
         return conversation_id.startswith(ID_PREFIX)
