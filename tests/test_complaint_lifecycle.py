@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.complaint_store import NewComplaint, store_complaint
+from core.clock import utcnow
 from db import complaints as lifecycle
 from db.engine import create_engine, session_factory
 from db.models import Complaint, ComplaintEvent
@@ -104,7 +105,7 @@ async def test_a_detail_days_later_is_added_when_the_customer_refers_to_the_comp
     async with sessions() as session:
         row = await lifecycle.by_reference(session, recent.reference)
         assert row is not None
-        row.created_at = lifecycle.now() - dt.timedelta(days=5)
+        row.created_at = utcnow() - dt.timedelta(days=5)
         await session.commit()
     replies = await conversation.say("Zu meiner Reklamation: der Karton war auch noch nass und aufgerissen")
     assert f"Reklamation {recent.reference} hinzugefügt" in text_of(replies)
@@ -120,7 +121,7 @@ async def test_a_complaint_older_than_14_days_is_not_added_to(chat, sessions) ->
     async with sessions() as session:
         row = await lifecycle.by_reference(session, old.reference)
         assert row is not None
-        row.created_at = lifecycle.now() - dt.timedelta(days=20)
+        row.created_at = utcnow() - dt.timedelta(days=20)
         await session.commit()
     replies = await conversation.say("About my complaint: the box was also soaking wet and torn")
     assert old.reference not in text_of(replies)

@@ -32,11 +32,12 @@ from redis.asyncio import Redis
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import as_utc
 from core.periodic import Lease, periodic
 from db.models import Complaint, Feedback, Handoff
 from handoff.config import DeskConfig
 from handoff.reports import keys
-from handoff.reports.summary import LOW, REPEAT_WINDOW, SATISFIED, aware, percentile
+from handoff.reports.summary import LOW, REPEAT_WINDOW, SATISFIED, percentile
 
 log = logging.getLogger(__name__)
 
@@ -173,12 +174,12 @@ class AlertChecker:
         abandoned = 0
         for queued, claimed, closed, gave_up in rows:
             if claimed is not None:
-                if aware(claimed) >= hour_ago:
-                    waits.append((aware(claimed) - aware(queued)).total_seconds())
+                if as_utc(claimed) >= hour_ago:
+                    waits.append((as_utc(claimed) - as_utc(queued)).total_seconds())
                 continue
             abandoned += gave_up is not None
             if closed is None:  # still waiting
-                waits.append((at - aware(queued)).total_seconds())
+                waits.append((at - as_utc(queued)).total_seconds())
         alerts = []
         p90 = percentile(waits, 0.9)
         if p90 is not None and p90 > self.config.alert_wait_seconds:
