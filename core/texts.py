@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from core.contract import DEFAULT_LANGUAGE, LANGUAGES
+
 _TEXTS: dict[str, dict[str, str]] = {
     "too_long": {
         "de": "Deine Nachricht ist zu lang (höchstens {limit} Zeichen). Bitte schick sie kürzer oder in Teilen.",
@@ -151,7 +153,7 @@ _FILLERS = {"ach", "ok", "okay", "oh", "please", "bitte", "dann", "then", "na", 
 
 
 def language(raw: str | None) -> str:
-    return raw if raw in ("de", "en") else "de"
+    return raw if raw is not None and raw in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def text(name: str, lang: str | None, **values: object) -> str:

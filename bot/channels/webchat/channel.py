@@ -61,7 +61,7 @@ from bot.settings import Settings
 from core import texts
 from core.attachments import AttachmentStore
 from core.client_address import TrustedProxies, client_address
-from core.contract import ALWAYS_OPEN, Button, Inbound, Outbound, ReplyWindow
+from core.contract import ALWAYS_OPEN, LANGUAGES, Button, Inbound, Outbound, ReplyWindow
 from core.fanout import Fanout
 from core.periodic import periodic
 
@@ -71,7 +71,6 @@ PATH = "/webchat/ws"
 ID_PREFIX = "web-"
 MAX_FRAME_BYTES = 64 * 1024
 OFFER_SECONDS = 24 * 3600
-_LANGUAGES = ("de", "en")
 # The browser's random session id: url-safe, long enough not to be guessed, short enough
 # to fit the 128-character id columns, and free of anything that could forge another id.
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -105,7 +104,7 @@ def language_tag(raw: object) -> str | None:
     if not isinstance(raw, str):
         return None
     primary = raw.strip().lower()[:2]
-    return primary if primary in _LANGUAGES else None
+    return primary if primary in LANGUAGES else None
 
 
 class WebChat:
