@@ -38,6 +38,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "de": "Nicht zugestellt: {error}",
         "en": "Not delivered: {error}",
     },
+    "erased": {  # a system line for the agent whose conversation the customer had erased
+        "de": "Der Kunde hat die Löschung seiner Daten verlangt: das Gespräch wurde geschlossen und gelöscht.",
+        "en": "The customer asked for their data to be erased: the conversation was closed and erased.",
+    },
     "delay": {
         "de": "Einen Moment bitte, ich bin gleich für dich da.",
         "en": "One moment please, I'll be right with you.",
