@@ -1,5 +1,6 @@
-"""What the gateway and the desk tell customers, in German and English: the one home of the
-process's wording (the assistant's own is in domain.yml)."""
+"""What the gateway and the desk tell customers (and the system lines agents see), in German and
+English, opening hours and times of day as customers read them: the one home of the process's
+wording (the assistant's own is in domain.yml)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`BUSINESS_HOURS`: when agents are at work, and when they are back.
+"""`BUSINESS_HOURS`: when agents are at work, when they are back, and the hours as customers read
+them (`BusinessHours.describe`, worded by core/texts.py).
 
 Grammar (case-insensitive), the time zone last:
 
