@@ -28,6 +28,7 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 
+from core.backoff import Backoff
 from core.fanout import Fanout
 from core.periodic import periodic
 from handoff.queue import keys
@@ -79,7 +80,9 @@ class EventHub:
             await ws.close(code=1001, message=b"server shutting down")
 
     async def heartbeat(self) -> None:
-        await periodic("agent heartbeat", self.heartbeat_seconds, self._beat, start_after=self.heartbeat_seconds)
+        every = self.heartbeat_seconds
+        # No longer waits after a failure: a beat later than stale_seconds makes its agents look away.
+        await periodic("agent heartbeat", every, self._beat, start_after=every, backoff=Backoff(every, every))
 
     async def _beat(self) -> None:
         if not self._sockets:

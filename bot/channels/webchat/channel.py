@@ -60,6 +60,7 @@ from bot.limits import Refused, SocketRate
 from bot.settings import Settings
 from core import texts
 from core.attachments import AttachmentStore
+from core.backoff import Backoff
 from core.client_address import TrustedProxies, client_address
 from core.contract import ALWAYS_OPEN, LANGUAGES, Button, Inbound, Outbound, ReplyWindow
 from core.fanout import Fanout
@@ -156,7 +157,8 @@ class WebChat:
             await self._limits.renew(list(self._entries.values()))
             await self._parts.intake.present(list(self._sockets))
 
-        await periodic("web chat beat", every, beat, start_after=every)
+        # No longer waits after a failure: a beat that came too late would let every open chat expire.
+        await periodic("web chat beat", every, beat, start_after=every, backoff=Backoff(every, every))
 
     async def serves(self, conversation_id: str) -> bool:
         return conversation_id.startswith(ID_PREFIX)
