@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import as_utc, utcnow
 from db import complaints as lifecycle
 from db.models import Complaint
 
@@ -109,7 +110,7 @@ async def complaint_to_follow(
     """The customer's complaint (this reference, else their latest) filed within the follow-up window."""
     async with sessions() as session:
         row = await lifecycle.customers_complaint(
-            session, conversation_id, reference, since=lifecycle.now() - lifecycle.FOLLOW_UP_WINDOW)
+            session, conversation_id, reference, since=utcnow() - lifecycle.FOLLOW_UP_WINDOW)
     return Followed(row.reference, row.order_number, row.category) if row else None
 
 
@@ -122,7 +123,7 @@ async def add_detail(
         row = await lifecycle.customers_complaint(session, conversation_id, reference)
         if row is None:
             return False
-        at = lifecycle.now()
+        at = utcnow()
         if text:
             lifecycle.add_event(session, row, lifecycle.EventKind.detail, lifecycle.CUSTOMER, text=text, at=at)
         for url in media_urls:
@@ -149,6 +150,5 @@ async def status_of(
         if row is None:
             return None
         events = await lifecycle.timeline(session, row)
-    last = lifecycle.aware(events[-1].created_at if events else row.created_at)
-    assert last is not None
+    last = as_utc(events[-1].created_at if events else row.created_at)
     return StatusAnswer(row.reference, row.status, row.resolution, last)

@@ -14,8 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-LANGUAGES = ("de", "en")
-DEFAULT_LANGUAGE = "de"
+from core.contract import DEFAULT_LANGUAGE, LANGUAGES
 
 # Short, frequent function words; words that are the same in both languages ("in", "so") are left out.
 _STOP_WORDS: dict[str, frozenset[str]] = {

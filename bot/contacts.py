@@ -11,6 +11,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import as_utc
 from db.models import Contact
 
 
@@ -52,7 +53,4 @@ class Contacts:
             row = (await session.scalars(select(Contact).where(Contact.conversation_id == conversation_id))).first()
         if row is None:
             return None
-        last = row.last_inbound_at
-        if last is not None and last.tzinfo is None:  # SQLite hands back naive UTC
-            last = last.replace(tzinfo=dt.UTC)
-        return ContactInfo(row.address, row.provider, bool(row.opted_out), last)
+        return ContactInfo(row.address, row.provider, bool(row.opted_out), as_utc(row.last_inbound_at))

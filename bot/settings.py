@@ -185,7 +185,7 @@ class Settings:
             alert_check_seconds=max(0.05, _float(env, "ALERT_CHECK_SECONDS", d.alert_check_seconds)),
             alert_language="en" if env.get("ALERT_LANGUAGE", "").lower().startswith("en") else "de",
             attachment_max_mb=_float(env, "ATTACHMENT_MAX_MB", d.attachment_max_mb),
-            attachment_dir=env.get("ATTACHMENT_DIR") or str(Path(env.get("SHOPDESK_VAR") or "var") / "attachments"),
+            attachment_dir=env.get("ATTACHMENT_DIR") or str(var_dir(env) / "attachments"),
             attachment_ttl_hours=_float(env, "ATTACHMENT_TTL_HOURS", d.attachment_ttl_hours),
             twilio_content_rating_sid=env.get("TWILIO_CONTENT_RATING_SID", d.twilio_content_rating_sid),
             twilio_content_yesno_sid=env.get("TWILIO_CONTENT_YESNO_SID", d.twilio_content_yesno_sid),

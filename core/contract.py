@@ -1,6 +1,6 @@
 """The contract between the gateway (`bot/`), the desk (`handoff/`) and the assistant (`actions/`).
 
-Message shapes, the handoff payload with its priorities, and the protocols each side
+The languages, message shapes, the handoff payload with its priorities, and the protocols each side
 implements, with the exceptions they raise next to them. Nothing here knows a channel by name:
 a channel is a unit behind the `Channel` protocol, and the desk asks the `Delivery` what it may
 send. Dependencies point one way: `bot/` imports `handoff/`, `handoff/` never imports `bot/`.
@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
+
+# The languages the assistant, the gateway and the desk speak; a customer in any other is answered
+# in the default (the shop's home market).
+LANGUAGES = ("de", "en")
+DEFAULT_LANGUAGE = "de"
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ class HandoffRequest:
 
     reason: str
     priority: int = Priority.normal
-    language: str = "de"
+    language: str = DEFAULT_LANGUAGE
     summary: str = ""
     complaint_reference: str | None = None
     order_number: str | None = None

@@ -1,10 +1,14 @@
-"""What the gateway and the desk tell customers, in German and English: the one home of the
-process's wording (the assistant's own is in domain.yml)."""
+"""What the gateway and the desk tell customers (and the system lines agents see), in German and
+English, opening hours and times of day as customers read them: the one home of the process's
+wording (the assistant's own is in domain.yml)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
+
+from core.contract import DEFAULT_LANGUAGE, LANGUAGES
 
 _TEXTS: dict[str, dict[str, str]] = {
     "too_long": {
@@ -34,6 +38,10 @@ _TEXTS: dict[str, dict[str, str]] = {
     "not_delivered": {  # a system line for the agent under messages a channel could not deliver
         "de": "Nicht zugestellt: {error}",
         "en": "Not delivered: {error}",
+    },
+    "erased": {  # a system line for the agent whose conversation the customer had erased
+        "de": "Der Kunde hat die Löschung seiner Daten verlangt: das Gespräch wurde geschlossen und gelöscht.",
+        "en": "The customer asked for their data to be erased: the conversation was closed and erased.",
     },
     "delay": {
         "de": "Einen Moment bitte, ich bin gleich für dich da.",
@@ -136,6 +144,10 @@ _TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
+_DAYS_SHORT = {
+    "de": ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
 _WEEKDAYS = {
     "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
@@ -151,7 +163,7 @@ _FILLERS = {"ach", "ok", "okay", "oh", "please", "bitte", "dann", "then", "na", 
 
 
 def language(raw: str | None) -> str:
-    return raw if raw in ("de", "en") else "de"
+    return raw if raw is not None and raw in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def text(name: str, lang: str | None, **values: object) -> str:
@@ -171,16 +183,66 @@ def duration(seconds: float, lang: str | None) -> str:
 
 
 def back_at(when: dt.datetime, now: dt.datetime, lang: str | None) -> str:
-    """"on Monday at 08:00 (Europe/Berlin)", "heute um 08:00 Uhr (Europe/Berlin)", …"""
+    """"on Monday at 8 am", "heute um 8:30 Uhr", … (in `when`'s zone, which the opening hours name)."""
     local_now = now.astimezone(when.tzinfo)
     days = (when.date() - local_now.date()).days
-    clock = when.strftime("%H:%M")
-    zone = str(when.tzinfo)
-    if language(lang) == "de":
+    lang = language(lang)
+    clock = _clock(when.hour * 60 + when.minute, lang)
+    if lang == "de":
         day = {0: "heute", 1: "morgen"}.get(days, f"am {_WEEKDAYS['de'][when.weekday()]}")
-        return f"{day} um {clock} Uhr ({zone})"
+        return f"{day} um {clock} Uhr"
     day = {0: "today", 1: "tomorrow"}.get(days, f"on {_WEEKDAYS['en'][when.weekday()]}")
-    return f"{day} at {clock} ({zone})"
+    return f"{day} at {clock}"
+
+
+# Opening hours: groups of weekdays (0 = Monday) that share their opening spans (minutes after
+# midnight, the end up to 1440), in the order of their first day.
+Week = Sequence[tuple[Sequence[int], Sequence[tuple[int, int]]]]
+
+
+def opening_hours(week: Week | None, zone: str, lang: str | None) -> str:
+    """"Mo–Fr 8–18 Uhr, Sa 10–14 Uhr, Zeitzone Berlin", "Mon–Fri 8 am–6 pm, Berlin time"; None: always open."""
+    lang = language(lang)
+    if week is None:
+        return "rund um die Uhr" if lang == "de" else "around the clock"
+    groups = ", ".join(f"{_day_runs(days, lang)} {_spans(spans, lang)}" for days, spans in week)
+    place = zone.rsplit("/", 1)[-1].replace("_", " ")
+    return f"{groups}, Zeitzone {place}" if lang == "de" else f"{groups}, {place} time"
+
+
+def _day_runs(days: Sequence[int], lang: str) -> str:
+    """[0, 1, 2, 3, 4] → "Mo–Fr"; [0, 2, 4] → "Mo, Mi, Fr"; [4, 5, 6, 0] → "Fr–Mo"."""
+    runs: list[list[int]] = []
+    for day in sorted(days):
+        if runs and day == runs[-1][-1] + 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    if len(runs) > 1 and runs[0][0] == 0 and runs[-1][-1] == 6:  # a run across Sunday night
+        runs[0] = runs.pop() + runs[0]
+    names = _DAYS_SHORT[lang]
+    return ", ".join(
+        f"{names[run[0]]}–{names[run[-1]]}" if len(run) > 2 else ", ".join(names[d] for d in run) for run in runs
+    )
+
+
+def _spans(spans: Sequence[tuple[int, int]], lang: str) -> str:
+    if list(spans) == [(0, 1440)]:
+        return "ganztägig" if lang == "de" else "all day"
+    if lang == "de":
+        return " und ".join(f"{_clock(start, lang)}–{_clock(end, lang)}" for start, end in spans) + " Uhr"
+    return " and ".join(f"{_clock(start, lang)}–{_clock(end, lang)}" for start, end in spans)
+
+
+def _clock(minutes: int, lang: str) -> str:
+    """A time of day as customers read it: German "8", "8:30", "18"; English "8 am", "8:30 am", "6 pm"."""
+    hours, rest = divmod(minutes, 60)
+    if lang == "de":
+        return f"{hours}:{rest:02d}" if rest else str(hours)
+    if hours % 24 == 0 and not rest:
+        return "midnight"
+    shown = f"{hours % 12 or 12}:{rest:02d}" if rest else str(hours % 12 or 12)
+    return f"{shown} {'am' if hours < 12 else 'pm'}"
 
 
 def _words(message: str) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.clock import iso, utcnow
 from db.models import Complaint, ComplaintEvent
 
 
@@ -72,23 +73,12 @@ def reference_in(text: str) -> str | None:
     return f"RK-{match.group(1)}-{match.group(2).upper()}" if match else None
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 def add_event(
     session: AsyncSession, complaint: Complaint, kind: EventKind, actor: str, *, text: str | None = None,
     media_url: str | None = None, status: str | None = None, at: dt.datetime | None = None,
 ) -> None:
     session.add(ComplaintEvent(complaint_id=complaint.id, kind=kind.value, actor=actor, text=text,
-                               media_url=media_url, status=status, created_at=at or now()))
+                               media_url=media_url, status=status, created_at=at or utcnow()))
 
 
 async def by_reference(session: AsyncSession, reference: str) -> Complaint | None:
@@ -147,7 +137,7 @@ async def change_status(
     current = Status(before) if before in Status.__members__ else Status.open
     if wanted.value != before and wanted not in _NEXT[current]:
         raise InvalidTransition(before, wanted.value)
-    at = now()
+    at = utcnow()
     complaint.status = wanted.value
     if resolution:
         complaint.resolution = resolution
@@ -157,18 +147,16 @@ async def change_status(
 
 
 def event_view(event: ComplaintEvent) -> dict[str, Any]:
-    at = aware(event.created_at)
     return {"kind": event.kind, "actor": event.actor, "text": event.text, "media_url": event.media_url,
-            "status": event.status, "at": at.isoformat() if at else None}
+            "status": event.status, "at": iso(event.created_at)}
 
 
 def complaint_view(complaint: Complaint, events: list[ComplaintEvent]) -> dict[str, Any]:
-    created, updated = aware(complaint.created_at), aware(complaint.updated_at)
     return {
         "reference": complaint.reference, "conversation_id": complaint.conversation_id,
         "channel": complaint.channel, "category": complaint.category, "order_number": complaint.order_number,
         "description": complaint.description, "media_url": complaint.media_url, "language": complaint.language,
         "needs_human": complaint.needs_human, "status": complaint.status, "resolution": complaint.resolution,
-        "created_at": created.isoformat() if created else None, "updated_at": updated.isoformat() if updated else None,
+        "created_at": iso(complaint.created_at), "updated_at": iso(complaint.updated_at),
         "timeline": [event_view(e) for e in events],
     }

@@ -30,11 +30,12 @@ import stack  # noqa: E402
 from bot.privacy.audit import OPERATOR  # noqa: E402
 from bot.privacy.service import Privacy, summary  # noqa: E402
 from bot.privacy.stores import BadSubject, Stores, Subject, tracker_engine  # noqa: E402
+from bot.secret_files import var_dir  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from core.attachments import AttachmentStore  # noqa: E402
 from db.engine import create_engine, session_factory  # noqa: E402
 
-VAR = Path(os.environ.get("SHOPDESK_VAR") or ROOT / "var").resolve()
+VAR = var_dir()
 
 
 def _redis_url() -> tuple[str, stack.Service | None]:

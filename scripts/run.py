@@ -34,12 +34,12 @@ import stack  # noqa: E402
 from supervisor import GaveUp, Policy, StartFailed, Supervisor  # noqa: E402
 
 from actions.demo_orders import seed  # noqa: E402
-from bot.secret_files import read_or_create  # noqa: E402
+from bot.secret_files import read_or_create, var_dir  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from handoff.web.auth import InvalidAgentTokens, parse_agent_tokens  # noqa: E402
 
 # SHOPDESK_VAR moves all runtime files (databases, Redis data, logs), e.g. for a second instance.
-VAR = Path(os.environ.get("SHOPDESK_VAR") or ROOT / "var").resolve()
+VAR = var_dir()
 LOGS = VAR / "logs"
 # Where a running `make run` tells other commands (make export / make erase) its embedded Redis.
 REDIS_URL_FILE = VAR / "redis-url"

@@ -13,12 +13,13 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import model as rasa_model  # noqa: E402
 import stack  # noqa: E402
 
+from bot.secret_files import var_dir  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 
 
 def main() -> int:
-    var = ROOT / "var"
-    var.mkdir(exist_ok=True)
+    var = var_dir()
+    var.mkdir(parents=True, exist_ok=True)
     env = stack.app_env()
     env.setdefault("DATABASE_URL", f"sqlite:///{var / 'shopdesk.db'}")
     upgrade(env["DATABASE_URL"])

@@ -23,7 +23,9 @@ import services  # noqa: E402
 import stack  # noqa: E402
 from supervisor import CRASH_WINDOW, Policy, Spec  # noqa: E402
 
-VAR = Path(os.environ.get("SHOPDESK_VAR") or ROOT / "var").resolve()
+from bot.secret_files import var_dir  # noqa: E402
+
+VAR = var_dir()
 # The settings a shopdesk process reads (the configuration table of README.md), by prefix.
 SETTING_PREFIXES = (
     "DATABASE_", "REDIS_", "RASA_", "ACTION_SERVER_", "PUBLIC_URL", "GATEWAY_", "TWILIO_", "AGENT_",

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.complaint_store import NewComplaint, StoredComplaint, store_complaint
+from core.clock import utcnow
 from db import complaints as lifecycle
 from db.models import Complaint, ComplaintEvent
 from tests.assistant_support import Chat, text_of
@@ -92,7 +93,7 @@ async def complaint_days_ago(
     async with sessions() as session:
         row = await lifecycle.by_reference(session, stored.reference)
         assert row is not None
-        row.created_at = lifecycle.now() - dt.timedelta(days=days)
+        row.created_at = utcnow() - dt.timedelta(days=days)
         await session.commit()
     return stored
 

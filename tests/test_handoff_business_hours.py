@@ -1,4 +1,5 @@
-"""BUSINESS_HOURS parsing, opening checks in the business time zone, and "back on …" texts."""
+"""BUSINESS_HOURS parsing, opening checks in the business time zone, the hours as customers read them,
+and "back on …" texts."""
 
 from __future__ import annotations
 
@@ -40,16 +41,16 @@ def test_next_opening_after_friday_evening_is_monday_morning():
     friday_evening = at("2026-11-20T19:30", BERLIN)
     opens = hours.next_open(friday_evening)
     assert opens == at("2026-11-23T08:00", BERLIN)
-    assert texts.back_at(opens, friday_evening, "en") == "on Monday at 08:00 (Europe/Berlin)"
-    assert texts.back_at(opens, friday_evening, "de") == "am Montag um 08:00 Uhr (Europe/Berlin)"
+    assert texts.back_at(opens, friday_evening, "en") == "on Monday at 8 am"
+    assert texts.back_at(opens, friday_evening, "de") == "am Montag um 8 Uhr"
 
 
 def test_next_opening_today_and_tomorrow():
     hours = BusinessHours.parse("Mon-Fri 08:00-18:00 Europe/Berlin")
     early = at("2026-11-24T06:00", BERLIN)
-    assert texts.back_at(hours.next_open(early), early, "en") == "today at 08:00 (Europe/Berlin)"
+    assert texts.back_at(hours.next_open(early), early, "en") == "today at 8 am"
     late = at("2026-11-24T21:00", BERLIN)
-    assert texts.back_at(hours.next_open(late), late, "de") == "morgen um 08:00 Uhr (Europe/Berlin)"
+    assert texts.back_at(hours.next_open(late), late, "de") == "morgen um 8 Uhr"
     assert hours.next_open(at("2026-11-24T09:00", BERLIN)) == at("2026-11-24T09:00", BERLIN)
 
 
@@ -67,6 +68,33 @@ def test_several_windows_lists_and_wrapping_ranges():
 def test_always_open():
     hours = BusinessHours.parse("24/7")
     assert hours.is_open(at("2026-11-22T03:00"))
+
+
+@pytest.mark.parametrize("raw, german, english", [
+    ("Mon-Fri 08:00-18:00 Europe/Berlin", "Mo–Fr 8–18 Uhr, Zeitzone Berlin", "Mon–Fri 8 am–6 pm, Berlin time"),
+    ("Mon-Fri 08:30-17:00; Sat 10:00-14:00 Europe/Vienna", "Mo–Fr 8:30–17 Uhr, Sa 10–14 Uhr, Zeitzone Vienna",
+     "Mon–Fri 8:30 am–5 pm, Sat 10 am–2 pm, Vienna time"),
+    ("Mon,Wed,Fri 09:00-12:30 UTC", "Mo, Mi, Fr 9–12:30 Uhr, Zeitzone UTC", "Mon, Wed, Fri 9 am–12:30 pm, UTC time"),
+    ("Fri-Mon 10:00-16:00 Europe/Berlin", "Fr–Mo 10–16 Uhr, Zeitzone Berlin", "Fri–Mon 10 am–4 pm, Berlin time"),
+    ("Mon-Fri 08:00-12:00; Mon-Fri 13:00-17:00 America/New_York", "Mo–Fr 8–12 und 13–17 Uhr, Zeitzone New York",
+     "Mon–Fri 8 am–12 pm and 1 pm–5 pm, New York time"),
+    ("Sat-Sun 00:00-24:00 UTC", "Sa, So ganztägig, Zeitzone UTC", "Sat, Sun all day, UTC time"),
+    ("24/7", "rund um die Uhr", "around the clock"),
+])
+def test_customers_read_the_hours_in_their_language(raw: str, german: str, english: str):
+    hours = BusinessHours.parse(raw)
+    assert hours.describe("de") == german
+    assert hours.describe("en") == english
+
+
+def test_the_closed_notice_names_the_time_zone_once():
+    hours = BusinessHours.parse("Mon-Fri 08:00-18:00 Europe/Berlin")
+    friday_evening = at("2026-11-20T19:30", BERLIN)
+    for lang in ("de", "en"):
+        back = texts.back_at(hours.next_open(friday_evening), friday_evening, lang)
+        notice = texts.text("closed", lang, hours=hours.describe(lang), back=back, position=1)
+        assert notice.count("Berlin") == 1, notice
+        assert "Europe/" not in notice and "Mon-Fri" not in notice
 
 
 @pytest.mark.parametrize("raw, problem", [

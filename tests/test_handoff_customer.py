@@ -55,12 +55,17 @@ async def test_outside_business_hours_the_customer_hears_when_agents_are_back(re
         await h.handoff(en, language="en")
         await h.handoff(de, language="de")
         text_en = h.delivery.texts(en)[0]
-        assert "Our team is away right now" in text_en
+        half = "am" if opens.hour < 12 else "pm"
+        clock_en = "midnight" if opens.hour == 0 else f"{opens.hour % 12 or 12} {half}"
+        until_en = f"{opens.hour % 12 or 12}:30 {half}"
         when_en = "today" if opens.date() == dt.datetime.now(dt.UTC).date() else "tomorrow"
-        assert f"We're back {when_en} at {opens:%H:%M} (UTC)" in text_en, text_en
+        assert f"Our team is away right now ({day} {clock_en}–{until_en}, UTC time)" in text_en, text_en
+        assert f"We're back {when_en} at {clock_en}." in text_en, text_en
         text_de = h.delivery.texts(de)[0]
+        day_de = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")[opens.weekday()]
         when_de = "heute" if when_en == "today" else "morgen"
-        assert f"Wir sind {when_de} um {opens:%H:%M} Uhr (UTC) wieder für dich da" in text_de, text_de
+        assert f"Unser Team ist gerade nicht da ({day_de} {opens.hour}–{opens.hour}:30 Uhr, Zeitzone UTC)" in text_de, text_de
+        assert f"Wir sind {when_de} um {opens.hour} Uhr wieder für dich da" in text_de, text_de
         # Still queued, and what they leave is kept for the agent.
         assert [e["conversation_id"] for e in (await h.queue())["queue"]] == [en, de]
         assert await h.customer(en, "My parcel never arrived, order 12345.", "en") is True

@@ -1,5 +1,6 @@
 """Retention by default: backdated conversations, complaints, tracker events and dead letters are
-anonymised or removed by the pass, recent ones stay; with two gateway processes the pass runs once."""
+anonymised or removed by the pass, recent ones stay; with two gateway processes the pass runs once,
+and a pass that failed leaves the lease to the next process."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import datetime as dt
 import json
 import secrets
 import time
+from collections import Counter
 from pathlib import Path
 
 import stack
 from redis.asyncio import Redis
 from sqlalchemy import DateTime, column, func, select, table, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import keys
 from bot.privacy import registry
@@ -166,5 +169,32 @@ async def test_two_gateway_processes_run_the_retention_pass_once(
     finally:
         for service in started:
             service.stop()
+        redis_service.stop()
+        await engine.dispose()
+
+
+async def test_a_failed_retention_pass_gives_the_lease_up_for_the_next_process(
+    database_url: str, service_logs: Path,
+) -> None:
+    redis_service = stack.start_redis(stack.free_port(), None, service_logs)
+    redis = Redis.from_url(redis_service.url, decode_responses=True)
+    engine = create_engine(database_url)
+    tried = asyncio.Event()
+
+    class DatabaseAway(Retention):
+        async def run_once(self) -> Counter[str]:
+            tried.set()
+            raise SQLAlchemyError("the database is away")
+
+    retention = DatabaseAway(Privacy(Stores(session_factory(engine), None, redis, secret=TEST_SECRET)), 180, 730, 3600)
+    task = asyncio.create_task(retention.loop())
+    try:
+        await asyncio.wait_for(tried.wait(), timeout=10)
+        # Without the release the lease would block every process for the whole interval.
+        await eventually(lambda: redis.exists(keys.RETENTION_LEASE), lambda held: held == 0, timeout=5)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await redis.aclose()
         redis_service.stop()
         await engine.dispose()

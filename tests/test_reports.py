@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from actions.unknown_messages import normalise
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
-from db.models import Complaint, ConversationStart, Feedback, Handoff, RatingRequest, UnknownMessage
+from db.models import Complaint, ComplaintEvent, ConversationStart, Feedback, Handoff, RatingRequest, UnknownMessage
 from handoff.labels import customer_label
 from handoff.reports.csv_export import cell
 from handoff.reports.summary import percentile
@@ -43,7 +43,9 @@ from tests.gateway_helpers import (
 
 RITA = "rita-" + "r" * 27
 SAM = "sam-" + "s" * 28
-REPORT_TABLES = (ConversationStart, Feedback, RatingRequest, Complaint, Handoff, UnknownMessage)
+# A complaint's events go with it: SQLite reuses a deleted complaint's id, and a later complaint
+# would find the old timeline.
+REPORT_TABLES = (ConversationStart, Feedback, RatingRequest, ComplaintEvent, Complaint, Handoff, UnknownMessage)
 
 
 def auth(token: str) -> dict[str, str]:

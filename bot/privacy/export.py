@@ -16,16 +16,9 @@ from sqlalchemy import bindparam, select, text
 
 from bot import keys as gateway_keys
 from bot.privacy.stores import Stores, Subject
+from core.clock import iso
 from db.models import Complaint, ComplaintEvent, Contact, Feedback, Handoff, Message
 from handoff.work.privacy import DeskPrivacy
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=dt.UTC)
-    return value.isoformat()
 
 
 def _when(ts: float | None) -> str | None:
@@ -46,8 +39,8 @@ class Exporter:
             "subject": {"kind": subject.kind.value},
             "contacts": [
                 {"conversation_id": c.conversation_id, "channel": c.channel, "address": c.address,
-                 "opted_out": bool(c.opted_out), "last_message_at": _iso(c.last_inbound_at),
-                 "created_at": _iso(c.created_at)}
+                 "opted_out": bool(c.opted_out), "last_message_at": iso(c.last_inbound_at),
+                 "created_at": iso(c.created_at)}
                 for c in contacts
             ],
             "conversations": [await self.conversation(cid) for cid in conversation_ids],
@@ -72,27 +65,27 @@ class Exporter:
             "conversation_id": cid,
             "channel": channel,
             "transcript": [
-                {"at": _iso(m.created_at), "sender": m.sender, "agent": m.agent_id, "text": m.text} for m in messages
+                {"at": iso(m.created_at), "sender": m.sender, "agent": m.agent_id, "text": m.text} for m in messages
             ],
             "complaints": [
                 {"reference": c.reference, "category": c.category, "order_number": c.order_number,
                  "description": c.description, "media_url": c.media_url, "status": c.status,
-                 "language": c.language, "resolution": c.resolution, "created_at": _iso(c.created_at),
+                 "language": c.language, "resolution": c.resolution, "created_at": iso(c.created_at),
                  "timeline": [
-                     {"at": _iso(e.created_at), "kind": e.kind, "actor": e.actor, "text": e.text,
+                     {"at": iso(e.created_at), "kind": e.kind, "actor": e.actor, "text": e.text,
                       "media_url": e.media_url, "status": e.status}
                      for e in timeline if e.complaint_id == c.id
                  ]}
                 for c in complaints
             ],
             "ratings": [
-                {"rating": f.rating, "comment": f.comment, "agent": f.agent_id, "created_at": _iso(f.created_at)}
+                {"rating": f.rating, "comment": f.comment, "agent": f.agent_id, "created_at": iso(f.created_at)}
                 for f in ratings
             ],
             "handoffs": [
                 {"reason": h.reason, "priority": h.priority, "summary": h.summary, "agent": h.agent_id,
-                 "note": h.resolution_note, "outcome": h.outcome, "queued_at": _iso(h.queued_at),
-                 "claimed_at": _iso(h.claimed_at), "closed_at": _iso(h.closed_at)}
+                 "note": h.resolution_note, "outcome": h.outcome, "queued_at": iso(h.queued_at),
+                 "claimed_at": iso(h.claimed_at), "closed_at": iso(h.closed_at)}
                 for h in handoffs
             ],
             "desk": await self._desk.export(cid),

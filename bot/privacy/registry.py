@@ -125,7 +125,8 @@ KEY_FAMILIES: tuple[KeyFamily, ...] = (
     KeyFamily(gateway_keys.handling("{cid}", "*"), KeyKind.per_conversation, True,
               "Rasa's replies to a message in handling"),
     KeyFamily(gateway_keys.worker("{cid}"), KeyKind.per_conversation, True, "the router's lock token"),
-    KeyFamily(gateway_keys.seen("{cid}", "*"), KeyKind.per_conversation, True, "web chat client message ids seen"),
+    KeyFamily(gateway_keys.seen("{cid}", "*"), KeyKind.per_conversation, True,
+              "provider message ids and web chat client ids seen"),
     KeyFamily(gateway_keys.buttons("{cid}"), KeyKind.per_conversation, True, "the buttons last offered"),
     KeyFamily(_GW + "rate:{cid}:*", KeyKind.per_conversation, True, "messages a minute"),
     KeyFamily(gateway_keys.delay_notice("{cid}"), KeyKind.per_conversation, True, "the slow-bot notice flag"),
@@ -147,7 +148,6 @@ KEY_FAMILIES: tuple[KeyFamily, ...] = (
 
 # Key families without customer data (globs), and why.
 NOT_CUSTOMER_KEYS: dict[str, str] = {
-    gateway_keys.seen("twilio", "*"): "a Twilio MessageSid seen (no conversation id, no text; expires after a day)",
     gateway_keys.RETENTION_LEASE: "the retention job's lease",
     desk_keys.agent_sockets("*"): "an agent's console sockets",
     desk_keys.agent_seen("*"): "when an agent was last seen",

@@ -9,16 +9,16 @@ One pass (`Retention.run_once`):
 - dead letters parked longer than RETENTION_DAYS ago are removed.
 
 `Retention.loop` runs the pass every RETENTION_INTERVAL_SECONDS in exactly one of the gateway
-processes: each process tries to take a Redis lease (SET NX EX) that lasts the interval; only
-the process that took it runs, and nobody runs again before the lease has run out.
+processes: each process tries to take a Redis lease (`core.periodic.Lease`) that lasts the
+interval; only the process that took it runs, and nobody runs again before the lease has run out
+(a pass that failed gives it up, so that the next process to take it tries again).
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import datetime as dt
 import logging
-import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -26,7 +26,6 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import DateTime, Float, bindparam, column, func, select, table, text, union_all
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.expression import ColumnClause
 
 from bot import keys
@@ -34,6 +33,7 @@ from bot.privacy import registry
 from bot.privacy.audit import RETENTION
 from bot.privacy.erase import BATCH, Eraser
 from bot.privacy.service import Privacy, summary
+from core.periodic import Lease, periodic
 
 log = logging.getLogger(__name__)
 
@@ -141,25 +141,19 @@ class Retention:
 
     async def loop(self) -> None:
         """Every process runs this; the lease lets one of them run each pass."""
-        token = secrets.token_hex(8)
-        check = min(LEASE_CHECK_SECONDS, self.interval_seconds)
-        await asyncio.sleep(1.0)  # let the process finish starting
-        while True:
-            try:
-                if await self.stores.redis.set(keys.RETENTION_LEASE, token, nx=True,
-                                               ex=max(1, int(self.interval_seconds))):
-                    await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, SQLAlchemyError, OSError) as exc:
-                log.error("privacy retention pass failed (%s); the next process to take the lease tries again",
-                          type(exc).__name__)
-                await self._give_up_lease(token)
-            await asyncio.sleep(check)
+        # Taken for a whole interval and never renewed: nobody runs again before it ran out.
+        lease = Lease(self.stores.redis, keys.RETENTION_LEASE, max(1.0, self.interval_seconds))
 
-    async def _give_up_lease(self, token: str) -> None:
-        try:
-            if await self.stores.redis.get(keys.RETENTION_LEASE) == token:
-                await self.stores.redis.delete(keys.RETENTION_LEASE)
-        except RedisError:
-            pass  # it runs out by itself
+        async def pass_if_ours() -> None:
+            if not await lease.take():
+                return
+            try:
+                await self.run_once()
+            except Exception:
+                # The next process to take the lease tries again; if Redis is away, it runs out by itself.
+                with contextlib.suppress(RedisError):
+                    await lease.release()
+                raise
+
+        await periodic("privacy retention pass", min(LEASE_CHECK_SECONDS, self.interval_seconds), pass_if_ours,
+                       start_after=1.0)  # let the process finish starting

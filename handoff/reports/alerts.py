@@ -19,12 +19,10 @@ sent again. With ALERT_WEBHOOK_URL set, a new alert is POSTed there as `{"text",
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,11 +32,12 @@ from redis.asyncio import Redis
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.backoff import stop_if_cancelled
+from core.clock import as_utc
+from core.periodic import Lease, periodic
 from db.models import Complaint, Feedback, Handoff
 from handoff.config import DeskConfig
 from handoff.reports import keys
-from handoff.reports.summary import LOW, REPEAT_WINDOW, SATISFIED, aware, percentile
+from handoff.reports.summary import LOW, REPEAT_WINDOW, SATISFIED, percentile
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +45,6 @@ MIN_RATINGS = 5  # in each CSAT window: fewer are noise, not a trend
 ABANDONED_SHARE = 0.2
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 _DAY = dt.timedelta(days=1)
-
-# Extends the lease only if this process still holds it. KEYS: lease  ARGV: token, ttl ms
-_HOLD_LEASE = """
-local holder = redis.call('GET', KEYS[1])
-if holder == false then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-"""
 
 TEXTS: dict[str, dict[str, str]] = {
     "low_rating": {
@@ -112,8 +97,8 @@ class AlertChecker:
         self.redis = redis
         self._sessionmaker = sessionmaker
         self.clock = clock
-        self._token = uuid.uuid4().hex
-        self._hold_lease = redis.register_script(_HOLD_LEASE)
+        # Outlives three check intervals: a process that stopped checking hands over soon.
+        self._lease = Lease(redis, keys.ALERT_LEASE, max(3 * config.alert_check_seconds, 5.0))
 
     def link(self, conversation_id: str) -> str:
         return f"{self.config.public_url.rstrip('/')}/reports#conversation={conversation_id}"
@@ -189,12 +174,12 @@ class AlertChecker:
         abandoned = 0
         for queued, claimed, closed, gave_up in rows:
             if claimed is not None:
-                if aware(claimed) >= hour_ago:
-                    waits.append((aware(claimed) - aware(queued)).total_seconds())
+                if as_utc(claimed) >= hour_ago:
+                    waits.append((as_utc(claimed) - as_utc(queued)).total_seconds())
                 continue
             abandoned += gave_up is not None
             if closed is None:  # still waiting
-                waits.append((at - aware(queued)).total_seconds())
+                waits.append((at - as_utc(queued)).total_seconds())
         alerts = []
         p90 = percentile(waits, 0.9)
         if p90 is not None and p90 > self.config.alert_wait_seconds:
@@ -240,23 +225,12 @@ class AlertChecker:
         raw = await self.redis.hvals(keys.ALERTS_ACTIVE)
         return sorted((json.loads(r) for r in raw), key=lambda a: (a.get("at", 0), a.get("key", "")))
 
-    async def hold_lease(self) -> bool:
-        """True while this process is the one that checks (the lease outlives three check intervals)."""
-        ttl_ms = int(max(3 * self.config.alert_check_seconds, 5.0) * 1000)
-        return bool(await self._hold_lease(keys=[keys.ALERT_LEASE], args=[self._token, ttl_ms]))
-
     async def run(self) -> None:
         """Until cancelled: every ALERT_CHECK_SECONDS, check if this process holds the lease."""
         timeout = aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS)
         async with aiohttp.ClientSession(timeout=timeout) as http:
-            while True:
-                try:
-                    if await self.hold_lease():
-                        await self.check_once(http)
-                    stop_if_cancelled()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    stop_if_cancelled()
-                    log.exception("alert check failed; trying again")
-                await asyncio.sleep(self.config.alert_check_seconds)
+            async def check_if_ours() -> None:
+                if await self._lease.hold():
+                    await self.check_once(http)
+
+            await periodic("alert check", self.config.alert_check_seconds, check_if_ours)

@@ -5,6 +5,7 @@ Excel opens umlauts and columns correctly; customer text that a spreadsheet woul
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -12,9 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import as_utc
 from db.models import Complaint, Feedback
 from handoff.labels import customer_label
-from handoff.reports.summary import Period, aware
+from handoff.reports.summary import Period
 
 BOM = "\ufeff"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -66,6 +68,6 @@ async def complaints_csv(sessionmaker: async_sessionmaker[AsyncSession], period:
     ))
 
 
-def _local(value: Any, period: Period) -> str:
+def _local(value: dt.datetime, period: Period) -> str:
     """A timestamp in the shop's time zone, as a spreadsheet reads it (YYYY-MM-DD HH:MM:SS)."""
-    return aware(value).astimezone(period.zone).strftime("%Y-%m-%d %H:%M:%S")
+    return as_utc(value).astimezone(period.zone).strftime("%Y-%m-%d %H:%M:%S")

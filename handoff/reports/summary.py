@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import as_utc
 from db.models import Complaint, ConversationStart, Feedback, Handoff, RatingRequest, UnknownMessage
 from handoff.labels import customer_label
 
@@ -78,12 +79,8 @@ class Period:
 
     def week_of(self, at: dt.datetime) -> str:
         """The Monday (local date) of the week `at` falls in."""
-        local = aware(at).astimezone(self.zone).date()
+        local = as_utc(at).astimezone(self.zone).date()
         return (local - dt.timedelta(days=local.weekday())).isoformat()
-
-
-def aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value  # SQLite: naive UTC
 
 
 def seconds_between(dialect: str, start: Any, end: Any) -> Any:
@@ -119,7 +116,7 @@ def repeat_customers(complaints: Iterable[tuple[str, dt.datetime]], start: dt.da
     """Conversation ids with a complaint in [start, end) that had another one within REPEAT_WINDOW before it."""
     by_customer: dict[str, list[dt.datetime]] = defaultdict(list)
     for customer, at in complaints:
-        by_customer[customer].append(aware(at))
+        by_customer[customer].append(as_utc(at))
     repeats = []
     for customer, times in by_customer.items():
         times.sort()
@@ -273,7 +270,7 @@ class ReportQueries:
         by_category: Counter[str] = Counter()
         weekly: dict[str, Counter[str]] = defaultdict(Counter)
         for _customer, at, category in rows:
-            if aware(at) >= start:
+            if as_utc(at) >= start:
                 by_category[category] += 1
                 weekly[period.week_of(at)][category] += 1
         repeats = repeat_customers(((c, at) for c, at, _ in rows), start, end)
@@ -302,7 +299,7 @@ class ReportQueries:
         return [
             {"conversation_id": r.conversation_id, "customer_label": customer_label(r.conversation_id),
              "channel": r.channel, "rating": r.rating, "comment": r.comment,
-             "agent": r.agent_id, "created_at": aware(r.created_at).isoformat()}
+             "agent": r.agent_id, "created_at": as_utc(r.created_at).isoformat()}
             for r in rows
         ]
 

@@ -1,4 +1,5 @@
-"""`BUSINESS_HOURS`: when agents are at work, and when they are back.
+"""`BUSINESS_HOURS`: when agents are at work, when they are back, and the hours as customers read
+them (`BusinessHours.describe`, worded by core/texts.py).
 
 Grammar (case-insensitive), the time zone last:
 
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
+
+from core import texts
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(
@@ -140,6 +143,20 @@ class BusinessHours:
             leftover = rest.strip(" ;,") or text
             raise InvalidBusinessHours(raw, f"cannot read {leftover!r}")
         return cls(zone, tuple(sorted(windows, key=lambda w: (w.weekday, w.start))), raw=raw, holidays=closed)
+
+    def week(self) -> texts.Week:
+        """The windows as customers read them: weekdays with the same spans together, in day order."""
+        spans: dict[int, list[tuple[int, int]]] = {}
+        for w in self.windows:
+            spans.setdefault(w.weekday, []).append((w.start, w.end))
+        days_of: dict[tuple[tuple[int, int], ...], list[int]] = {}
+        for day in sorted(spans):
+            days_of.setdefault(tuple(spans[day]), []).append(day)
+        return [(days, list(day_spans)) for day_spans, days in days_of.items()]
+
+    def describe(self, lang: str | None) -> str:
+        """The hours in the customer's language ("Mo–Fr 8–18 Uhr, Zeitzone Berlin"), not the raw setting."""
+        return texts.opening_hours(None if self.always else self.week(), self.zone.key, lang)
 
     def is_open(self, now: dt.datetime) -> bool:
         local = now.astimezone(self.zone)

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import iso
 from db.models import Complaint, Feedback, Handoff, Message
 from handoff.labels import customer_label
-from handoff.work.records import _iso
 
 MAX_RELATED = 20
 
@@ -51,7 +51,7 @@ class CustomerView:
             "order_numbers": sorted(o for o in orders if o),
             "conversations": conversations,
             "ratings": [
-                {"rating": r.rating, "comment": r.comment, "agent": r.agent_id, "created_at": _iso(r.created_at),
+                {"rating": r.rating, "comment": r.comment, "agent": r.agent_id, "created_at": iso(r.created_at),
                  "customer_label": customer_label(r.conversation_id), "conversation_id": r.conversation_id}
                 for r in ratings
             ],
@@ -72,7 +72,7 @@ class CustomerView:
         )).all()}
         found = [
             {"conversation_id": cid, "customer_label": customer_label(cid), "channel": channel,
-             "started_at": _iso(first), "last_at": _iso(last), "messages": count, "handoffs": stays.get(cid, 0)}
+             "started_at": iso(first), "last_at": iso(last), "messages": count, "handoffs": stays.get(cid, 0)}
             for cid, channel, first, last, count in spans
         ]
         return sorted(found, key=lambda c: c["last_at"] or "", reverse=True)

@@ -18,7 +18,6 @@ Each process also keeps its agents' presence: a heartbeat per socket in
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -28,10 +27,10 @@ from typing import Any
 
 from aiohttp import web
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from core.backoff import stop_if_cancelled
+from core.backoff import Backoff
 from core.fanout import Fanout
+from core.periodic import periodic
 from handoff.queue import keys
 
 log = logging.getLogger(__name__)
@@ -81,21 +80,19 @@ class EventHub:
             await ws.close(code=1001, message=b"server shutting down")
 
     async def heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.heartbeat_seconds)
-            if not self._sockets:
-                continue
-            now = time.time()
-            try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for agent, socket_id in self._sockets.values():
-                        pipe.zadd(keys.agent_sockets(agent), {socket_id: now})
-                        pipe.zremrangebyscore(keys.agent_sockets(agent), 0, now - 10 * self.stale_seconds)
-                    await pipe.execute()
-                stop_if_cancelled()
-            except RedisError as exc:
-                stop_if_cancelled()
-                log.warning("agent heartbeat failed: %s", exc)
+        every = self.heartbeat_seconds
+        # No longer waits after a failure: a beat later than stale_seconds makes its agents look away.
+        await periodic("agent heartbeat", every, self._beat, start_after=every, backoff=Backoff(every, every))
+
+    async def _beat(self) -> None:
+        if not self._sockets:
+            return
+        now = time.time()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent, socket_id in self._sockets.values():
+                pipe.zadd(keys.agent_sockets(agent), {socket_id: now})
+                pipe.zremrangebyscore(keys.agent_sockets(agent), 0, now - 10 * self.stale_seconds)
+            await pipe.execute()
 
     async def _fan_out(self, data: str) -> None:
         event = json.loads(data)

@@ -155,7 +155,7 @@ class DeskIntake(UsesDeskParts):
         if not open_now:
             when = dt.datetime.fromtimestamp(now, dt.UTC)
             back = texts.back_at(self._hours.next_open(when), when, lang)
-            return texts.text("closed", lang, hours=self._config.business_hours, back=back, position=position)
+            return texts.text("closed", lang, hours=self._hours.describe(lang), back=back, position=position)
         estimate = await self._queue.estimate_seconds(position)
         wait = (texts.text("wait_unknown", lang) if estimate is None
                 else texts.text("wait_estimate", lang, duration=texts.duration(estimate, lang)))

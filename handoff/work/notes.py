@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import iso
 from db.models import ConversationNote
-from handoff.work.records import _iso
 
 MAX_NOTE = 2000
 
@@ -37,4 +37,4 @@ class Notes:
 
 
 def _view(row: ConversationNote) -> dict[str, Any]:
-    return {"id": row.id, "agent": row.agent_id, "text": row.text, "created_at": _iso(row.created_at)}
+    return {"id": row.id, "agent": row.agent_id, "text": row.text, "created_at": iso(row.created_at)}

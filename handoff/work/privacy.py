@@ -17,6 +17,8 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core import texts
+from core.contract import LANGUAGES
 from handoff.queue.desk_queue import DeskQueue, NotOwner
 from handoff.queue.state import ConversationState
 from handoff.work.events import EventHub
@@ -25,8 +27,8 @@ from handoff.work.records import HandoffRecords
 log = logging.getLogger(__name__)
 
 ERASED_OUTCOME = "erased"
-AGENT_NOTICE = ("Der Kunde hat die Löschung seiner Daten verlangt: das Gespräch wurde geschlossen und gelöscht. / "
-                "The customer asked for their data to be erased: the conversation was closed and erased.")
+# Agents read either language: the notice carries both.
+AGENT_NOTICE = " / ".join(texts.text("erased", lang) for lang in LANGUAGES)
 
 
 class DeskPrivacy:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Update, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import iso
 from db.models import Complaint, Handoff, Message
 from handoff.work.starts import mark_handed_off
 
@@ -18,17 +19,6 @@ ABANDONED_OUTCOMES = ("customer_left", "timed_out", "expired")
 
 def utc(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, dt.UTC)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:  # SQLite hands back naive UTC
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    value = _aware(value)
-    return value.isoformat() if value else None
 
 
 class HandoffRecords:
@@ -101,7 +91,7 @@ class HandoffRecords:
             {
                 "id": r.id, "channel": r.channel, "reason": r.reason, "priority": r.priority, "summary": r.summary,
                 "agent_id": r.agent_id, "resolution_note": r.resolution_note, "outcome": r.outcome,
-                "queued_at": _iso(r.queued_at), "claimed_at": _iso(r.claimed_at), "closed_at": _iso(r.closed_at),
+                "queued_at": iso(r.queued_at), "claimed_at": iso(r.claimed_at), "closed_at": iso(r.closed_at),
             }
             for r in rows
         ]
@@ -113,7 +103,7 @@ class HandoffRecords:
                 select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
             )).all()
         return [
-            {"id": r.id, "sender": r.sender, "text": r.text, "agent_id": r.agent_id, "created_at": _iso(r.created_at)}
+            {"id": r.id, "sender": r.sender, "text": r.text, "agent_id": r.agent_id, "created_at": iso(r.created_at)}
             for r in rows
         ]
 
@@ -125,5 +115,5 @@ class HandoffRecords:
         return {
             "reference": row.reference, "category": row.category, "order_number": row.order_number,
             "description": row.description, "media_url": row.media_url, "status": row.status,
-            "needs_human": row.needs_human, "language": row.language, "created_at": _iso(row.created_at),
+            "needs_human": row.needs_human, "language": row.language, "created_at": iso(row.created_at),
         }

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
-log = logging.getLogger(__name__)
+from core.contract import LANGUAGES
 
-LANGUAGES = ("de", "en")
+log = logging.getLogger(__name__)
 
 
 class InvalidReplies(ValueError):

@@ -4,14 +4,13 @@ atomic script (or a lease) that only one of them wins."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
 from core import texts
-from core.backoff import stop_if_cancelled
 from core.contract import DeliveryFailed, Outbound, WindowClosed
+from core.periodic import periodic
 from handoff.queue.state import DeskConversation
 from handoff.work.notices import QueueNotices
 from handoff.work.parts import DeskParts, UsesDeskParts
@@ -29,16 +28,7 @@ class Sweeper(UsesDeskParts):
                                            config.queue_abandon_seconds / 4))
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.sweep_once()
-                stop_if_cancelled()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                stop_if_cancelled()
-                log.exception("desk sweep failed; trying again")
-            await asyncio.sleep(self.every_seconds)
+        await periodic("desk sweep", self.every_seconds, self.sweep_once)
 
     async def sweep_once(self) -> None:
         now = self._clock()

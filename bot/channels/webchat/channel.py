@@ -60,9 +60,11 @@ from bot.limits import Refused, SocketRate
 from bot.settings import Settings
 from core import texts
 from core.attachments import AttachmentStore
+from core.backoff import Backoff
 from core.client_address import TrustedProxies, client_address
-from core.contract import ALWAYS_OPEN, Button, Inbound, Outbound, ReplyWindow
+from core.contract import ALWAYS_OPEN, LANGUAGES, Button, Inbound, Outbound, ReplyWindow
 from core.fanout import Fanout
+from core.periodic import periodic
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,6 @@ PATH = "/webchat/ws"
 ID_PREFIX = "web-"
 MAX_FRAME_BYTES = 64 * 1024
 OFFER_SECONDS = 24 * 3600
-_LANGUAGES = ("de", "en")
 # The browser's random session id: url-safe, long enough not to be guessed, short enough
 # to fit the 128-character id columns, and free of anything that could forge another id.
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -104,7 +105,7 @@ def language_tag(raw: object) -> str | None:
     if not isinstance(raw, str):
         return None
     primary = raw.strip().lower()[:2]
-    return primary if primary in _LANGUAGES else None
+    return primary if primary in LANGUAGES else None
 
 
 class WebChat:
@@ -150,13 +151,14 @@ class WebChat:
     async def _beat(self) -> None:
         """Every third of a socket entry's life: renews this process's socket entries (a crashed
         process's run out by themselves) and tells the desk whose web chat is still open."""
-        while True:
-            await asyncio.sleep(self._limits.socket_ttl_seconds / 3)
-            try:
-                await self._limits.renew(list(self._entries.values()))
-                await self._parts.intake.present(list(self._sockets))
-            except Exception as exc:  # a beat that stopped would let every open chat expire
-                log.warning("web chat beat failed, trying again: %s", type(exc).__name__)
+        every = self._limits.socket_ttl_seconds / 3
+
+        async def beat() -> None:
+            await self._limits.renew(list(self._entries.values()))
+            await self._parts.intake.present(list(self._sockets))
+
+        # No longer waits after a failure: a beat that came too late would let every open chat expire.
+        await periodic("web chat beat", every, beat, start_after=every, backoff=Backoff(every, every))
 
     async def serves(self, conversation_id: str) -> bool:
         return conversation_id.startswith(ID_PREFIX)

@@ -25,7 +25,7 @@ from bot.limits import Refused
 from bot.settings import Settings
 from core.attachments import AttachmentRejected, AttachmentStore, read_upload
 from core.client_address import TrustedProxies, client_address
-from core.contract import Inbound, Media
+from core.contract import LANGUAGES, Inbound, Media
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ FAMILY = "webchat"
 _STATUS = {"too_large": 413, "type": 415}
 _TOO_FAST = ("rate_limited", "address_rate_limited")
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
-_LANGUAGES = ("de", "en")
 # The widget runs on the shop's pages (another origin); no cookies are involved, the session id is in the form.
 CORS = {"Access-Control-Allow-Origin": "*"}
 
@@ -65,7 +64,7 @@ def upload_route(
             return _answer(_STATUS.get(rejected.reason, 400), rejected.reason, rejected.detail)
         conversation_id = conversation_of(session_id)
         raw_language = form.fields.get("language", "")[:2].lower()
-        language = raw_language if raw_language in _LANGUAGES else None
+        language = raw_language if raw_language in LANGUAGES else None
         who = await parts.addresses.pseudonym(client_address(request, trusted))
         try:  # a photo into a conversation without a line opens it, as a hello would
             if not await parts.transcript.history(conversation_id, limit=1):
