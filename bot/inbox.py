@@ -33,6 +33,7 @@ from bot import keys
 from bot.metrics import Metrics
 from core.backoff import Backoff
 from core.contract import Inbound, Media
+from core.periodic import periodic
 
 log = logging.getLogger(__name__)
 
@@ -190,12 +191,7 @@ class Inbox:
         """`resume_waiting` at start-up and then every `every_seconds`, so a message left behind
         by a crashed process is answered within seconds of its lock expiring, without the
         customer writing again (not only when some gateway process restarts)."""
-        while True:
-            try:
-                await self.resume_waiting()
-            except RedisError as exc:
-                log.warning("inbox sweep failed error=%s; next sweep in %.1f s", type(exc).__name__, every_seconds)
-            await asyncio.sleep(every_seconds)
+        await periodic("inbox sweep", every_seconds, self.resume_waiting)
 
     async def stop(self) -> None:
         for task in list(self._workers):
