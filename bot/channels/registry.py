@@ -1,21 +1,20 @@
 """Every channel of the gateway, and which one serves a conversation.
 
 A new channel is one folder under bot/channels/ that declares a `FOLDER`
-(bot/channels/folder.py), and one line in `FOLDERS`.
+(bot/channels/folder.py), imported here, and one line in `FOLDERS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from bot.channels import webchat, whatsapp
 from bot.channels.folder import ChannelFolder, CustomerIds, StandIn
-from bot.channels.webchat import FOLDER as webchat
-from bot.channels.whatsapp import FOLDER as whatsapp
 from core.contract import Channel, Route
 
 FOLDERS: tuple[ChannelFolder, ...] = (
-    webchat,
-    whatsapp,
+    webchat.FOLDER,
+    whatsapp.FOLDER,
 )
 
 
