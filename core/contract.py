@@ -254,7 +254,8 @@ class Channel(Protocol):
     async def send(self, route: Route, messages: list[Outbound]) -> None:
         """Put the messages in front of the customer (the transcript is already written) the
         way `route` says. Raises `WindowClosed` (the route's window ran out and no template
-        carries the message) or `DeliveryFailed` as `Delivery.deliver` documents; never skips one."""
+        carries the message) or `DeliveryFailed` as `Delivery.deliver` documents, never skips one
+        quietly; a route without an address (the customer opted out) is logged and not sent."""
         ...
 
     async def typing(self, conversation_id: str, agent_id: str | None = None) -> None: ...

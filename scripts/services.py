@@ -129,11 +129,7 @@ def specs(layout: Layout, model: Path, endpoints: Path) -> list[Spec]:
                         lambda t: stack.redis_pong(port, t, password, host), START_SECONDS["redis"],
                         "shopdesk's Redis (conversation states, queue, inboxes)", cwd))
     standin_host = layout.host("STANDIN_HOST")
-    for run in layout.standins:
-        standin, port = run.standin, run.port
-        out.append(Spec(standin.name, stack.standin_command(standin.module, port, standin_host), env,
-                        _answers(f"http://{stack.reachable(standin_host)}:{port}/"),
-                        START_SECONDS["standin"], standin.description, cwd))
+    out += [_standin_spec(run, env, standin_host, cwd) for run in layout.standins]
     actions, actions_host = layout.action_port, layout.host("ACTION_SERVER_HOST")
     out.append(Spec("actions", [str(stack.APP_PYTHON), str(stack.ROOT / "scripts" / "action_server.py")], env,
                     lambda t: stack.http_200(f"http://{stack.reachable(actions_host)}:{actions}/health", t),
@@ -150,6 +146,13 @@ def specs(layout: Layout, model: Path, endpoints: Path) -> list[Spec]:
                         _answers(f"http://127.0.0.1:{health}/healthz"),
                         START_SECONDS["gateway"], f"shopdesk's gateway, process {i}", cwd))
     return out
+
+
+def _standin_spec(run: StandInRun, env: dict[str, str], host: str, cwd: Path) -> Spec:
+    standin = run.standin
+    return Spec(standin.name, stack.standin_command(standin.module, run.port, host), env,
+                _answers(f"http://{stack.reachable(host)}:{run.port}/"),
+                START_SECONDS["standin"], standin.description, cwd)
 
 
 def _answers(url: str) -> Callable[[float], bool]:
