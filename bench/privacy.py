@@ -34,10 +34,11 @@ from redis.asyncio import Redis  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bot.channels.registry import customer_ids  # noqa: E402
 from bot.channels.whatsapp.rules import conversation_id as whatsapp_id  # noqa: E402
 from bot.privacy.retention import Retention  # noqa: E402
 from bot.privacy.service import Privacy  # noqa: E402
-from bot.privacy.stores import Stores, Subject, SubjectKind, tracker_engine  # noqa: E402
+from bot.privacy.stores import Families, Stores, Subject, tracker_engine  # noqa: E402
 from db.engine import create_engine, session_factory  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Complaint, Contact, Feedback, Handoff, Message  # noqa: E402
@@ -110,11 +111,12 @@ async def measure(database_url: str, n: int, label: str) -> None:
         await seed(database_url, tracker_url, redis, n, age_days=200)
         print(f"{label}: seeded {n:,} conversations in {time.perf_counter() - started:.1f} s", flush=True)
         engine = create_engine(database_url)
-        stores = Stores(session_factory(engine), tracker_engine(tracker_url), redis, secret=SECRET)
+        stores = Stores(session_factory(engine), tracker_engine(tracker_url), redis, secret=SECRET,
+                        families=Families(customer_ids()))
         privacy = Privacy(stores)
         times = []
         for k in range(5):
-            subject = Subject(SubjectKind.whatsapp, number(1000 + k * 10).removeprefix("whatsapp:"))
+            subject = Subject("whatsapp", number(1000 + k * 10).removeprefix("whatsapp:"))
             started = time.perf_counter()
             _, counts = await privacy.erase(subject, "bench")
             times.append(time.perf_counter() - started)

@@ -8,7 +8,7 @@ collaborators here; shared resources open and close in one cleanup context, in o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -17,7 +17,8 @@ from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot.channels.base import ChannelParts
-from bot.channels.registry import BUILDERS, Channels
+from bot.channels.folder import ChannelFolder
+from bot.channels.registry import FOLDERS, Channels, customer_ids
 from bot.contacts import Contacts
 from bot.delivery import GatewayDelivery
 from bot.handback import RasaHandback
@@ -28,6 +29,7 @@ from bot.intake import Intake
 from bot.limits import AddressLimits, RateLimiter
 from bot.metrics import Metrics
 from bot.privacy.api import setup_privacy
+from bot.privacy.stores import Families
 from bot.rasa_client import RasaClient
 from bot.router import Router
 from bot.settings import Settings
@@ -72,7 +74,8 @@ def create_app(settings: Settings) -> web.Application:
     return build_gateway(settings).app
 
 
-def build_gateway(settings: Settings) -> Gateway:
+def build_gateway(settings: Settings, folders: Sequence[ChannelFolder] = FOLDERS) -> Gateway:
+    """`folders`: the channels (bot/channels/registry.py); a test adds one of its own here."""
     app = web.Application(client_max_size=256 * 1024)
     redis = redis_client(settings)
     engine = create_engine(settings.database_url)
@@ -90,8 +93,9 @@ def build_gateway(settings: Settings) -> Gateway:
     intake = Intake(redis, inbox, transcript, RateLimiter(redis, settings.rate_limit_per_minute), metrics,
                     settings.max_message_chars, addresses)
     parts = ChannelParts(redis, intake, delivery, Contacts(sessionmaker), transcript, metrics, addresses)
-    for build in BUILDERS:
-        channels.add(build(settings, parts))
+    for folder in folders:
+        for unit in folder.build(settings, parts):
+            channels.add(unit)
     handback = RasaHandback(rasa, router, channels)
     desk = setup_handoff(app, settings, redis, sessionmaker, delivery, handback, handback)
     router.desk = desk
@@ -132,7 +136,7 @@ def build_gateway(settings: Settings) -> Gateway:
     app.router.add_get("/widget.js", _widget)
     app.on_response_prepare.append(security_headers)
     app.router.add_routes([media_route(AttachmentStore.from_config(settings))])
-    setup_privacy(app, settings, redis, sessionmaker, app[AGENT_ROUTES], router)
+    setup_privacy(app, settings, redis, sessionmaker, app[AGENT_ROUTES], router, Families(customer_ids(folders)))
     return Gateway(app, redis, delivery, router, desk)
 
 

@@ -48,6 +48,12 @@ class Contacts:
                     opted_out=opted_out, last_inbound_at=now,
                 ))
 
+    async def conversations_at(self, address: str) -> list[str]:
+        """The conversations whose customer has this address (a number in E.164 form)."""
+        async with self._sessionmaker() as session:
+            return list((await session.scalars(
+                select(Contact.conversation_id).where(Contact.address == address))).all())
+
     async def get(self, conversation_id: str) -> ContactInfo | None:
         async with self._sessionmaker() as session:
             row = (await session.scalars(select(Contact).where(Contact.conversation_id == conversation_id))).first()

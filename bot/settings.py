@@ -1,10 +1,14 @@
-"""All configuration of the gateway and the desk, read from the environment once at start-up."""
+"""The configuration of the gateway and the desk, read from the environment once at start-up.
+
+A channel's own settings (credentials, its provider's API, its templates) are not here: each
+channel folder reads them from `Settings.env` when its units are built
+(bot/channels/whatsapp/settings.py)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.secret_files import read_or_create, var_dir
@@ -16,7 +20,7 @@ from handoff.web.auth import parse_agent_tokens
 SECRET_FILE = "shopdesk-secret"
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def env_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "")
     if raw == "":
         return default
@@ -26,7 +30,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name}={raw!r} is not a whole number") from None
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def env_float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "")
     if raw == "":
         return default
@@ -53,23 +57,6 @@ class Settings:
     # `make run`'s supervisor state (restart counts for /metrics), JSON; unset outside `make run`.
     services_file: str = ""
 
-    twilio_account_sid: str = "ACshopdesk0000000000000000000000"
-    twilio_auth_token: str = ""  # no default: without it the Twilio webhook answers 503
-    twilio_whatsapp_from: str = "whatsapp:+14155238886"
-    twilio_api_base: str = "https://api.twilio.com"
-
-    # WhatsApp through Meta's Cloud API (bot/channels/whatsapp/cloud_provider.py).
-    whatsapp_cloud_verify_token: str = ""
-    whatsapp_cloud_app_secret: str = ""
-    whatsapp_cloud_token: str = ""
-    whatsapp_cloud_phone_number_id: str = ""
-    whatsapp_cloud_api_base: str = "https://graph.facebook.com"
-    whatsapp_cloud_template: str = ""  # an approved template's name, sent outside the reply window
-
-    # A WhatsApp send that fails transiently (network, 429, 5xx) is tried this often within this time.
-    whatsapp_send_attempts: int = 4
-    whatsapp_retry_seconds: float = 20.0
-
     # Limits that protect the bot and the agents from floods.
     max_message_chars: int = 4096
     rate_limit_per_minute: int = 20
@@ -91,16 +78,11 @@ class Settings:
     agent_max_conversations: int = 5
     agent_grace_seconds: float = 60.0
     queue_timeout_seconds: float = 600.0
-    whatsapp_window_hours: float = 24.0
-    whatsapp_template_sid: str = ""
     # Attachments (agents' images/PDFs, web chat customers' photos): files under SHOPDESK_VAR/attachments,
     # served at /media/<unguessable token> until they expire.
     attachment_max_mb: float = 10.0
     attachment_dir: str = "var/attachments"
     attachment_ttl_hours: float = 7 * 24.0
-    # Twilio Content templates with quick-reply buttons for the star rating and yes/no questions.
-    twilio_content_rating_sid: str = ""
-    twilio_content_yesno_sid: str = ""
     # The agents' canned replies (German and English), next to shop.yml unless REPLIES_FILE says otherwise.
     replies_file: str = str(Path(__file__).resolve().parent.parent / "replies.yml")
 
@@ -136,6 +118,8 @@ class Settings:
     queue_max_length: int = 200
     queue_max_per_address: int = 3
     queue_abandon_seconds: float = 900.0
+    # The environment these settings were read from: the channels read their own settings from it.
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -144,71 +128,56 @@ class Settings:
         settings = cls(
             database_url=env.get("DATABASE_URL") or d.database_url,
             redis_url=env.get("REDIS_URL") or d.redis_url,
-            redis_max_connections=max(1, _int(env, "REDIS_MAX_CONNECTIONS", d.redis_max_connections)),
+            redis_max_connections=max(1, env_int(env, "REDIS_MAX_CONNECTIONS", d.redis_max_connections)),
             rasa_url=(env.get("RASA_URL") or d.rasa_url).rstrip("/"),
-            public_url=(env.get("PUBLIC_URL") or f"http://localhost:{_int(env, 'GATEWAY_PORT', d.gateway_port)}").rstrip("/"),
+            public_url=(env.get("PUBLIC_URL") or f"http://localhost:{env_int(env, 'GATEWAY_PORT', d.gateway_port)}").rstrip("/"),
             gateway_host=env.get("GATEWAY_HOST") or d.gateway_host,
-            gateway_port=_int(env, "GATEWAY_PORT", d.gateway_port),
+            gateway_port=env_int(env, "GATEWAY_PORT", d.gateway_port),
             gateway_reuse_port=env.get("GATEWAY_REUSE_PORT", "") == "1",
-            gateway_health_port=_int(env, "GATEWAY_HEALTH_PORT", d.gateway_health_port),
+            gateway_health_port=env_int(env, "GATEWAY_HEALTH_PORT", d.gateway_health_port),
             services_file=env.get("SHOPDESK_SERVICES_FILE", d.services_file),
-            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or d.twilio_account_sid,
-            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or d.twilio_auth_token,
-            twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM") or d.twilio_whatsapp_from,
-            twilio_api_base=(env.get("TWILIO_API_BASE") or d.twilio_api_base).rstrip("/"),
-            whatsapp_cloud_verify_token=env.get("WHATSAPP_CLOUD_VERIFY_TOKEN", d.whatsapp_cloud_verify_token),
-            whatsapp_cloud_app_secret=env.get("WHATSAPP_CLOUD_APP_SECRET", d.whatsapp_cloud_app_secret),
-            whatsapp_cloud_token=env.get("WHATSAPP_CLOUD_TOKEN", d.whatsapp_cloud_token),
-            whatsapp_cloud_phone_number_id=env.get("WHATSAPP_CLOUD_PHONE_NUMBER_ID", d.whatsapp_cloud_phone_number_id),
-            whatsapp_cloud_api_base=(env.get("WHATSAPP_CLOUD_API_BASE") or d.whatsapp_cloud_api_base).rstrip("/"),
-            whatsapp_cloud_template=env.get("WHATSAPP_CLOUD_TEMPLATE", d.whatsapp_cloud_template),
-            whatsapp_send_attempts=max(1, _int(env, "WHATSAPP_SEND_ATTEMPTS", d.whatsapp_send_attempts)),
-            whatsapp_retry_seconds=_float(env, "WHATSAPP_RETRY_SECONDS", d.whatsapp_retry_seconds),
-            max_message_chars=_int(env, "MAX_MESSAGE_CHARS", d.max_message_chars),
-            rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", d.rate_limit_per_minute),
-            rasa_timeout_seconds=_float(env, "RASA_TIMEOUT_SECONDS", d.rasa_timeout_seconds),
-            rasa_give_up_seconds=_float(env, "RASA_GIVE_UP_SECONDS", d.rasa_give_up_seconds),
-            rasa_max_concurrent=max(1, _int(env, "RASA_MAX_CONCURRENT", d.rasa_max_concurrent)),
-            router_max_attempts=max(1, _int(env, "ROUTER_MAX_ATTEMPTS", d.router_max_attempts)),
-            inbox_sweep_seconds=max(0.1, _float(env, "INBOX_SWEEP_SECONDS", d.inbox_sweep_seconds)),
+            max_message_chars=env_int(env, "MAX_MESSAGE_CHARS", d.max_message_chars),
+            rate_limit_per_minute=env_int(env, "RATE_LIMIT_PER_MINUTE", d.rate_limit_per_minute),
+            rasa_timeout_seconds=env_float(env, "RASA_TIMEOUT_SECONDS", d.rasa_timeout_seconds),
+            rasa_give_up_seconds=env_float(env, "RASA_GIVE_UP_SECONDS", d.rasa_give_up_seconds),
+            rasa_max_concurrent=max(1, env_int(env, "RASA_MAX_CONCURRENT", d.rasa_max_concurrent)),
+            router_max_attempts=max(1, env_int(env, "ROUTER_MAX_ATTEMPTS", d.router_max_attempts)),
+            inbox_sweep_seconds=max(0.1, env_float(env, "INBOX_SWEEP_SECONDS", d.inbox_sweep_seconds)),
             agent_tokens=env.get("AGENT_TOKENS", d.agent_tokens),
             business_hours=env.get("BUSINESS_HOURS") or d.business_hours,
             business_holidays=env.get("BUSINESS_HOLIDAYS", d.business_holidays),
-            agent_max_conversations=_int(env, "AGENT_MAX_CONVERSATIONS", d.agent_max_conversations),
-            agent_grace_seconds=_float(env, "AGENT_GRACE_SECONDS", d.agent_grace_seconds),
-            queue_timeout_seconds=_float(env, "QUEUE_TIMEOUT_SECONDS", d.queue_timeout_seconds),
-            whatsapp_window_hours=_float(env, "WHATSAPP_WINDOW_HOURS", d.whatsapp_window_hours),
-            whatsapp_template_sid=env.get("WHATSAPP_TEMPLATE_SID", d.whatsapp_template_sid),
+            agent_max_conversations=env_int(env, "AGENT_MAX_CONVERSATIONS", d.agent_max_conversations),
+            agent_grace_seconds=env_float(env, "AGENT_GRACE_SECONDS", d.agent_grace_seconds),
+            queue_timeout_seconds=env_float(env, "QUEUE_TIMEOUT_SECONDS", d.queue_timeout_seconds),
             alert_webhook_url=env.get("ALERT_WEBHOOK_URL", d.alert_webhook_url).strip(),
-            alert_csat_drop=_float(env, "ALERT_CSAT_DROP", d.alert_csat_drop),
-            alert_wait_seconds=_float(env, "ALERT_WAIT_SECONDS", d.alert_wait_seconds),
-            alert_check_seconds=max(0.05, _float(env, "ALERT_CHECK_SECONDS", d.alert_check_seconds)),
+            alert_csat_drop=env_float(env, "ALERT_CSAT_DROP", d.alert_csat_drop),
+            alert_wait_seconds=env_float(env, "ALERT_WAIT_SECONDS", d.alert_wait_seconds),
+            alert_check_seconds=max(0.05, env_float(env, "ALERT_CHECK_SECONDS", d.alert_check_seconds)),
             alert_language="en" if env.get("ALERT_LANGUAGE", "").lower().startswith("en") else "de",
-            attachment_max_mb=_float(env, "ATTACHMENT_MAX_MB", d.attachment_max_mb),
+            attachment_max_mb=env_float(env, "ATTACHMENT_MAX_MB", d.attachment_max_mb),
             attachment_dir=env.get("ATTACHMENT_DIR") or str(var_dir(env) / "attachments"),
-            attachment_ttl_hours=_float(env, "ATTACHMENT_TTL_HOURS", d.attachment_ttl_hours),
-            twilio_content_rating_sid=env.get("TWILIO_CONTENT_RATING_SID", d.twilio_content_rating_sid),
-            twilio_content_yesno_sid=env.get("TWILIO_CONTENT_YESNO_SID", d.twilio_content_yesno_sid),
+            attachment_ttl_hours=env_float(env, "ATTACHMENT_TTL_HOURS", d.attachment_ttl_hours),
             replies_file=env.get("REPLIES_FILE")
             or (str(Path(env["SHOP_FILE"]).parent / "replies.yml") if env.get("SHOP_FILE") else d.replies_file),
             rasa_tracker_db_url=env.get("RASA_TRACKER_DB_URL") or d.rasa_tracker_db_url,
-            retention_days=max(1, _int(env, "RETENTION_DAYS", d.retention_days)),
-            complaint_retention_days=max(1, _int(env, "COMPLAINT_RETENTION_DAYS", d.complaint_retention_days)),
-            retention_interval_seconds=max(1.0, _float(env, "RETENTION_INTERVAL_SECONDS", d.retention_interval_seconds)),
+            retention_days=max(1, env_int(env, "RETENTION_DAYS", d.retention_days)),
+            complaint_retention_days=max(1, env_int(env, "COMPLAINT_RETENTION_DAYS", d.complaint_retention_days)),
+            retention_interval_seconds=max(1.0, env_float(env, "RETENTION_INTERVAL_SECONDS", d.retention_interval_seconds)),
             privacy_url=env.get("PRIVACY_URL", d.privacy_url),
-            signin_free_failures=max(0, _int(env, "SIGNIN_FREE_FAILURES", d.signin_free_failures)),
-            signin_delay_seconds=max(0.0, _float(env, "SIGNIN_DELAY_SECONDS", d.signin_delay_seconds)),
-            signin_max_delay_seconds=max(0.0, _float(env, "SIGNIN_MAX_DELAY_SECONDS", d.signin_max_delay_seconds)),
+            signin_free_failures=max(0, env_int(env, "SIGNIN_FREE_FAILURES", d.signin_free_failures)),
+            signin_delay_seconds=max(0.0, env_float(env, "SIGNIN_DELAY_SECONDS", d.signin_delay_seconds)),
+            signin_max_delay_seconds=max(0.0, env_float(env, "SIGNIN_MAX_DELAY_SECONDS", d.signin_max_delay_seconds)),
             metrics_token=env.get("METRICS_TOKEN", d.metrics_token).strip(),
             shopdesk_secret=env.get("SHOPDESK_SECRET") or read_or_create(var_dir(env) / SECRET_FILE)[0],
             trusted_proxies=TrustedProxies.parse(env.get("TRUSTED_PROXIES", d.trusted_proxies)).text(),
-            new_conversations_per_minute=max(1, _int(env, "NEW_CONVERSATIONS_PER_MINUTE", d.new_conversations_per_minute)),
-            webchat_sockets_per_address=max(1, _int(env, "WEBCHAT_SOCKETS_PER_ADDRESS", d.webchat_sockets_per_address)),
+            new_conversations_per_minute=max(1, env_int(env, "NEW_CONVERSATIONS_PER_MINUTE", d.new_conversations_per_minute)),
+            webchat_sockets_per_address=max(1, env_int(env, "WEBCHAT_SOCKETS_PER_ADDRESS", d.webchat_sockets_per_address)),
             messages_per_address_per_minute=max(
-                1, _int(env, "MESSAGES_PER_ADDRESS_PER_MINUTE", d.messages_per_address_per_minute)),
-            queue_max_length=max(1, _int(env, "QUEUE_MAX_LENGTH", d.queue_max_length)),
-            queue_max_per_address=max(1, _int(env, "QUEUE_MAX_PER_ADDRESS", d.queue_max_per_address)),
-            queue_abandon_seconds=max(0.1, _float(env, "QUEUE_ABANDON_SECONDS", d.queue_abandon_seconds)),
+                1, env_int(env, "MESSAGES_PER_ADDRESS_PER_MINUTE", d.messages_per_address_per_minute)),
+            queue_max_length=max(1, env_int(env, "QUEUE_MAX_LENGTH", d.queue_max_length)),
+            queue_max_per_address=max(1, env_int(env, "QUEUE_MAX_PER_ADDRESS", d.queue_max_per_address)),
+            queue_abandon_seconds=max(0.1, env_float(env, "QUEUE_ABANDON_SECONDS", d.queue_abandon_seconds)),
+            env=dict(env),
         )
         parse_agent_tokens(settings.agent_tokens)  # a malformed or short token stops the start here
         return settings

@@ -144,6 +144,22 @@ class ReplyWindow:
 ALWAYS_OPEN = ReplyWindow(open=True)
 
 
+@dataclass(frozen=True)
+class Route:
+    """One send's way to the customer, resolved once per send (the customer's contact read
+    once): the reply window, and for the gateway the channel unit that carries the send and the
+    customer's address on it (None: the unit needs none, or the customer cannot be written to)."""
+
+    conversation_id: str
+    window: ReplyWindow
+    unit: Channel | None = None  # None only in a Delivery of the tests' own
+    to: str | None = None
+
+    def open_at(self, now: float) -> bool:
+        """Free text may still go out: the window was open and has not run out since."""
+        return self.window.open and (self.window.until is None or now < self.window.until)
+
+
 class WindowClosed(Exception):
     """Free text is outside the channel's reply window and no template is configured."""
 
@@ -155,9 +171,14 @@ class DeliveryFailed(Exception):
 class Delivery(Protocol):
     """The gateway's way to a customer: records the transcript, then sends on the customer's channel."""
 
-    async def deliver(self, conversation_id: str, messages: list[Outbound]) -> None:
+    async def deliver(self, conversation_id: str, messages: list[Outbound], route: Route | None = None) -> None:
         """Outside the reply window a message goes out as the channel's template, or the call
-        raises `WindowClosed`; a send that finally fails raises `DeliveryFailed`."""
+        raises `WindowClosed` (also when the window of `route` ran out before the send); a send
+        that finally fails raises `DeliveryFailed`. `route`: the one `route` gave (else resolved here)."""
+        ...
+
+    async def route(self, conversation_id: str) -> Route:
+        """The way of the next send: its window decides what the caller may send."""
         ...
 
     async def reply_window(self, conversation_id: str) -> ReplyWindow: ...
@@ -215,7 +236,8 @@ class Channel(Protocol):
 
     `family` is what transcripts, reports and Rasa see ("whatsapp", "webchat"); two providers of
     one family share its conversation ids (`id_prefix`), so a customer is one customer whichever
-    provider they wrote through, and `serves` says which provider answers a conversation.
+    provider they wrote through, and `route` (asked of any unit of the family) says which of
+    them answers a conversation.
     """
 
     name: str  # this unit, e.g. "twilio"
@@ -229,16 +251,19 @@ class Channel(Protocol):
 
     async def close(self) -> None: ...
 
-    async def serves(self, conversation_id: str) -> bool: ...
+    async def route(self, conversation_id: str) -> Route:
+        """The unit of this family that answers the conversation, the customer's address on it
+        and the reply window, read once for one send."""
+        ...
 
-    async def send(self, conversation_id: str, messages: list[Outbound]) -> None:
-        """Put the messages in front of the customer (the transcript is already written).
-        Raises `WindowClosed` or `DeliveryFailed` as `Delivery.deliver` documents."""
+    async def send(self, route: Route, messages: list[Outbound]) -> None:
+        """Put the messages in front of the customer (the transcript is already written) the
+        way `route` says. Raises `WindowClosed` (the route's window ran out and no template
+        carries the message) or `DeliveryFailed` as `Delivery.deliver` documents, never skips one
+        quietly; a route without an address (the customer opted out) is logged and not sent."""
         ...
 
     async def typing(self, conversation_id: str, agent_id: str | None = None) -> None: ...
-
-    async def reply_window(self, conversation_id: str) -> ReplyWindow: ...
 
     def sends_outside_window(self, message: Outbound) -> bool:
         """The message goes out as an approved template of its own (a quick-reply rating, say),

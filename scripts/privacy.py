@@ -27,9 +27,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import services  # noqa: E402
 import stack  # noqa: E402
 
+from bot.channels.registry import customer_ids  # noqa: E402
 from bot.privacy.audit import OPERATOR  # noqa: E402
 from bot.privacy.service import Privacy, summary  # noqa: E402
-from bot.privacy.stores import BadSubject, Stores, Subject, tracker_engine  # noqa: E402
+from bot.privacy.stores import BadSubject, Families, Stores, Subject, tracker_engine  # noqa: E402
 from bot.secret_files import var_dir  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from core.attachments import AttachmentStore  # noqa: E402
@@ -57,7 +58,7 @@ def _redis_url() -> tuple[str, stack.Service | None]:
     raise SystemExit(f"no Redis: set REDIS_URL, or start `make run` (its embedded Redis keeps its data in {data})")
 
 
-async def _run(action: str, subject: Subject, redis_url: str) -> int:
+async def _run(action: str, subject: Subject, families: Families, redis_url: str) -> int:
     from redis.asyncio import Redis
 
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR / 'shopdesk.db'}"
@@ -66,7 +67,7 @@ async def _run(action: str, subject: Subject, redis_url: str) -> int:
     redis = Redis.from_url(redis_url, decode_responses=True)
     settings = Settings.from_env({**os.environ, "SHOPDESK_VAR": str(VAR)})  # SHOPDESK_SECRET as make run has it
     stores = Stores(session_factory(engine), tracker_engine(tracker_url), redis,
-                    AttachmentStore.from_config(settings), secret=settings.shopdesk_secret)
+                    AttachmentStore.from_config(settings), secret=settings.shopdesk_secret, families=families)
     try:
         await redis.ping()
         privacy = Privacy(stores)
@@ -88,18 +89,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Export or erase one customer's data (GDPR Art. 15/17).")
     parser.add_argument("action", choices=("export", "erase"))
     who = parser.add_mutually_exclusive_group(required=True)
-    who.add_argument("--whatsapp", help="the customer's WhatsApp number, e.g. +4915110000001")
-    who.add_argument("--webchat", help="the web chat session id (the widget's localStorage shopdesk.session)")
-    who.add_argument("--conversation", help="a conversation id (web-… or wa-…)")
+    families = Families(customer_ids())
+    for family in families:  # --whatsapp, --webchat: each channel family names its customers
+        who.add_argument(f"--{family.family}", help=family.describes)
+    prefixes = ", ".join(f"{family.id_prefix}…" for family in families)
+    who.add_argument("--conversation", help=f"a conversation id ({prefixes})")
     args = parser.parse_args(argv)
     try:
-        subject = Subject.from_fields({"whatsapp": args.whatsapp, "webchat": args.webchat,
-                                       "conversation_id": args.conversation})
+        subject = families.subject({**{f.family: getattr(args, f.family) for f in families},
+                                    "conversation_id": args.conversation})
     except BadSubject as exc:
         parser.error(str(exc))
     redis_url, started = _redis_url()
     try:
-        return asyncio.run(_run(args.action, subject, redis_url))
+        return asyncio.run(_run(args.action, subject, families, redis_url))
     finally:
         if started is not None:
             started.stop()

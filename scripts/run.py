@@ -1,8 +1,9 @@
 """`make run`: everything shopdesk needs, in the foreground, until Ctrl-C or SIGTERM.
 
 Starts (each only when its address is not given by the environment): a Redis of its own
-(REDIS_URL unset), the Twilio stand-in (no TWILIO_ACCOUNT_SID), the Graph API stand-in for
-WhatsApp's Cloud API with demo credentials (no WHATSAPP_CLOUD_APP_SECRET), then the action server,
+(REDIS_URL unset), the stand-ins the channels declare for providers without a real account (the
+Twilio stand-in without TWILIO_ACCOUNT_SID, the Graph API stand-in for WhatsApp's Cloud API with
+demo credentials without WHATSAPP_CLOUD_APP_SECRET), then the action server,
 Rasa on the model for the current data (trained first when missing) and GATEWAY_PROCESSES
 gateway processes on one port. Migrates the database and seeds the demo orders before anything
 answers a customer. Then it keeps them alive (scripts/supervisor.py): a process that exits or
@@ -128,11 +129,9 @@ def main() -> int:
                 REDIS_URL_FILE.write_text(env["REDIS_URL"] + "\n")  # with its password: 0600 (umask)
                 say(f"started an embedded Redis on {stack.reachable(layout.host('REDIS_HOST'))}:{layout.redis_port} "
                     f"with a password (in {REDIS_URL_FILE}; set REDIS_URL to use your own)")
-            elif spec.name == "twilio-standin":
-                say(f"no TWILIO_ACCOUNT_SID: WhatsApp replies go to the local Twilio stand-in at {env['TWILIO_API_BASE']}")
-            elif spec.name == "whatsapp-cloud-standin":
-                say("no WHATSAPP_CLOUD_APP_SECRET: Cloud API replies go to the local Graph API stand-in at "
-                    f"{env['WHATSAPP_CLOUD_API_BASE']} (demo credentials in {VAR / 'demo-whatsapp-cloud'})")
+            for run in layout.standins:
+                if spec.name == run.standin.name:
+                    say(run.said)
 
         gateway_port = layout.gateway_port
         print(

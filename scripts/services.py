@@ -2,19 +2,18 @@
 `make units` writes a systemd unit for each (scripts/units.py). One more process is one more
 entry in `specs`.
 
-`Layout` is what the settings decide: the ports, whether Redis and the stand-ins of Twilio and of
-the Cloud API are embedded (REDIS_URL, TWILIO_ACCOUNT_SID, WHATSAPP_CLOUD_APP_SECRET unset) and
-how many gateway processes share the port.
+`Layout` is what the settings decide: the ports, whether Redis is embedded (REDIS_URL unset),
+which stand-ins of the channels' providers run (each channel folder declares its own and when it
+is wanted: bot/channels/folder.py) and how many gateway processes share the port.
 
 Every server listens on loopback unless RASA_HOST, ACTION_SERVER_HOST, STANDIN_HOST or REDIS_HOST
 say otherwise (the gateway: GATEWAY_HOST). The secrets the demo needs are generated once and kept
 in var/ (0600): SHOPDESK_SECRET (the key of conversation ids), the embedded Redis's password and the
-Twilio stand-in's auth token; a value in the environment always wins.
+stand-ins' credentials; a value in the environment always wins.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +22,24 @@ from urllib.parse import urlsplit
 import stack
 from supervisor import Spec
 
-from bot.secret_files import private_dir, read_or_create  # the project root is on sys.path (run.py, units.py)
+from bot.channels.folder import StandIn  # the project root is on sys.path (run.py, units.py)
+from bot.channels.registry import standins
+from bot.secret_files import private_dir, read_or_create
 from bot.settings import SECRET_FILE
 
 # From start to the first answer: Rasa loads its model (about 30 s on two busy cores).
 START_SECONDS = {"redis": 15.0, "standin": 30.0, "actions": 60.0, "rasa": 240.0, "gateway": 60.0}
 LOOPBACK = "127.0.0.1"
 REDIS_PASSWORD_FILE = "redis-password"
-TWILIO_TOKEN_FILE = "demo-twilio-auth-token"
+
+
+@dataclass(frozen=True)
+class StandInRun:
+    """A stand-in `make run` starts: on this port, announced with `said`."""
+
+    standin: StandIn
+    port: int
+    said: str
 
 
 @dataclass(frozen=True)
@@ -39,8 +48,7 @@ class Layout:
     var: Path
     redis_port: int | None  # the embedded Redis, or None when REDIS_URL names one
     redis_password: str | None  # the embedded Redis's requirepass
-    standin_port: int | None  # the Twilio stand-in, or None with a Twilio account
-    cloud_standin_port: int | None  # the Graph API stand-in, or None with a Cloud API app
+    standins: list[StandInRun]  # those the environment wants (no real account of their provider)
     gateway_health_ports: list[int]  # one per gateway process (GATEWAY_PROCESSES)
 
     @property
@@ -80,37 +88,22 @@ def settle(env: dict[str, str], var: Path, pick_port: Callable[[str, int], int])
     # Every gateway process must key conversation ids alike (bot/ids.py).
     if not env.get("SHOPDESK_SECRET"):
         env["SHOPDESK_SECRET"] = read_or_create(var / SECRET_FILE)[0]
-    redis_port = standin_port = redis_password = None
+    redis_port = redis_password = None
     if not env.get("REDIS_URL"):
         redis_port = pick_port("redis", 6379)
         redis_password = read_or_create(var / REDIS_PASSWORD_FILE)[0]
         env["REDIS_URL"] = stack.redis_url(hosts["REDIS_HOST"], redis_port, redis_password)
-    if not env.get("TWILIO_ACCOUNT_SID") and not env.get("TWILIO_API_BASE"):
-        standin_port = pick_port("twilio-standin", 8099)
-        env["TWILIO_API_BASE"] = f"http://{hosts['STANDIN_HOST']}:{standin_port}"
-        # The gateway checks webhook signatures and authenticates its sends with it, the
-        # stand-in checks those sends: both get the same generated one (no built-in default).
-        if not env.get("TWILIO_AUTH_TOKEN"):
-            env["TWILIO_AUTH_TOKEN"] = read_or_create(var / TWILIO_TOKEN_FILE, lambda: secrets.token_hex(16))[0]
-    cloud_standin_port = None
-    if not env.get("WHATSAPP_CLOUD_APP_SECRET"):
-        env.update(_demo_cloud_credentials(var))
-        cloud_standin_port = pick_port("whatsapp-cloud-standin", 8098)
-        env["WHATSAPP_CLOUD_API_BASE"] = f"http://{hosts['STANDIN_HOST']}:{cloud_standin_port}"
+    runs = []
+    for standin in standins():
+        if standin.wanted(env):
+            port = pick_port(standin.name, standin.default_port)
+            said = standin.use(env, var, f"http://{hosts['STANDIN_HOST']}:{port}")
+            runs.append(StandInRun(standin, port, said))
     gateways = int(env.get("GATEWAY_PROCESSES") or 1)
     if gateways < 1:
         raise SystemExit(f"GATEWAY_PROCESSES={gateways} must be at least 1")
     health = [pick_port(f"gateway-{i}-health", 9180 + i) for i in range(1, gateways + 1)]
-    return Layout(env, var, redis_port, redis_password, standin_port, cloud_standin_port, health)
-
-
-def _demo_cloud_credentials(var: Path) -> dict[str, str]:
-    """Credentials for the Cloud API channel and its stand-in, generated once and kept in var/."""
-    text, _ = read_or_create(var / "demo-whatsapp-cloud", lambda: "\n".join([
-        f"WHATSAPP_CLOUD_APP_SECRET={secrets.token_hex(16)}", f"WHATSAPP_CLOUD_TOKEN={secrets.token_urlsafe(32)}",
-        f"WHATSAPP_CLOUD_VERIFY_TOKEN={secrets.token_urlsafe(16)}", "WHATSAPP_CLOUD_PHONE_NUMBER_ID=100000000000001",
-    ]))
-    return dict(line.split("=", 1) for line in text.split())
+    return Layout(env, var, redis_port, redis_password, runs, health)
 
 
 class PortPicker:
@@ -136,16 +129,7 @@ def specs(layout: Layout, model: Path, endpoints: Path) -> list[Spec]:
                         lambda t: stack.redis_pong(port, t, password, host), START_SECONDS["redis"],
                         "shopdesk's Redis (conversation states, queue, inboxes)", cwd))
     standin_host = layout.host("STANDIN_HOST")
-    if layout.standin_port is not None:
-        standin = layout.standin_port
-        out.append(Spec("twilio-standin", stack.twilio_standin_command(standin, standin_host), env,
-                        _answers(f"http://{stack.reachable(standin_host)}:{standin}/"),
-                        START_SECONDS["standin"], "the local Twilio stand-in (no Twilio account)", cwd))
-    if layout.cloud_standin_port is not None:
-        cloud = layout.cloud_standin_port
-        out.append(Spec("whatsapp-cloud-standin", stack.whatsapp_cloud_standin_command(cloud, standin_host), env,
-                        _answers(f"http://{stack.reachable(standin_host)}:{cloud}/"),
-                        START_SECONDS["standin"], "the local Graph API stand-in (no WhatsApp Cloud API app)", cwd))
+    out += [_standin_spec(run, env, standin_host, cwd) for run in layout.standins]
     actions, actions_host = layout.action_port, layout.host("ACTION_SERVER_HOST")
     out.append(Spec("actions", [str(stack.APP_PYTHON), str(stack.ROOT / "scripts" / "action_server.py")], env,
                     lambda t: stack.http_200(f"http://{stack.reachable(actions_host)}:{actions}/health", t),
@@ -162,6 +146,13 @@ def specs(layout: Layout, model: Path, endpoints: Path) -> list[Spec]:
                         _answers(f"http://127.0.0.1:{health}/healthz"),
                         START_SECONDS["gateway"], f"shopdesk's gateway, process {i}", cwd))
     return out
+
+
+def _standin_spec(run: StandInRun, env: dict[str, str], host: str, cwd: Path) -> Spec:
+    standin = run.standin
+    return Spec(standin.name, stack.standin_command(standin.module, run.port, host), env,
+                _answers(f"http://{stack.reachable(host)}:{run.port}/"),
+                START_SECONDS["standin"], standin.description, cwd)
 
 
 def _answers(url: str) -> Callable[[float], bool]:

@@ -173,10 +173,6 @@ def rasa_command(port: int, model: Path, endpoints: Path, host: str = "127.0.0.1
             "--credentials", str(ROOT / "credentials.yml"), "--port", str(port), "--interface", host]
 
 
-def twilio_standin_command(port: int, host: str = "127.0.0.1") -> list[str]:
-    return [str(APP_PYTHON), "-m", "bot.channels.whatsapp.twilio_standin", "--host", host, "--port", str(port)]
-
-
 GATEWAY_COMMAND = [str(APP_PYTHON), "-m", "bot"]
 
 
@@ -216,19 +212,14 @@ def write_endpoints(target: Path, env: dict[str, str]) -> Path:
     return target
 
 
-def start_twilio_standin(port: int, env: dict[str, str], log_dir: Path | None) -> Service:
-    process, log = _spawn("twilio-standin", twilio_standin_command(port), env, log_dir)
-    service = Service("twilio stand-in", process, f"http://127.0.0.1:{port}", log)
-    return wait_until(service, lambda: port_open(port), 30)
+def standin_command(module: str, port: int, host: str = "127.0.0.1") -> list[str]:
+    """A channel's stand-in (bot/channels/folder.py `StandIn`): its module run with host and port."""
+    return [str(APP_PYTHON), "-m", module, "--host", host, "--port", str(port)]
 
 
-def whatsapp_cloud_standin_command(port: int, host: str = "127.0.0.1") -> list[str]:
-    return [str(APP_PYTHON), "-m", "bot.channels.whatsapp.cloud_standin", "--host", host, "--port", str(port)]
-
-
-def start_whatsapp_cloud_standin(port: int, env: dict[str, str], log_dir: Path | None) -> Service:
-    process, log = _spawn("whatsapp-cloud-standin", whatsapp_cloud_standin_command(port), env, log_dir)
-    service = Service("whatsapp cloud stand-in", process, f"http://127.0.0.1:{port}", log)
+def start_standin(name: str, module: str, port: int, env: dict[str, str], log_dir: Path | None) -> Service:
+    process, log = _spawn(name, standin_command(module, port), env, log_dir)
+    service = Service(name, process, f"http://127.0.0.1:{port}", log)
     return wait_until(service, lambda: port_open(port), 30)
 
 

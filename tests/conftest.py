@@ -44,6 +44,8 @@ import stack  # noqa: E402
 
 from actions import db as actions_db  # noqa: E402
 from actions.demo_orders import seed  # noqa: E402
+from bot.channels.folder import StandIn  # noqa: E402
+from bot.channels.whatsapp import standins  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from tests.assistant_support import Chat  # noqa: E402
@@ -198,21 +200,22 @@ def chat(rasa_server: str) -> Callable[..., Chat]:
     return start
 
 
-def _standin(start: Callable[[int, dict[str, str], Path], stack.Service], logs: Path, **env: str) -> Iterator[str]:
+def _standin(standin: StandIn, logs: Path, **env: str) -> Iterator[str]:
     """A provider's stand-in as its own process, started the way `make run` starts it."""
-    service = start(stack.free_port(), stack.app_env(SHOPDESK_SECRET=TEST_SECRET, **env), logs)
+    service = stack.start_standin(standin.name, standin.module, stack.free_port(),
+                                  stack.app_env(SHOPDESK_SECRET=TEST_SECRET, **env), logs)
     yield service.url
     service.stop()
 
 
 @pytest.fixture(scope="session")
 def twilio_standin(service_logs: Path) -> Iterator[str]:
-    yield from _standin(stack.start_twilio_standin, service_logs, TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN)
+    yield from _standin(standins.TWILIO, service_logs, TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN)
 
 
 @pytest.fixture(scope="session")
 def cloud_standin(service_logs: Path) -> Iterator[str]:
-    yield from _standin(stack.start_whatsapp_cloud_standin, service_logs,
+    yield from _standin(standins.CLOUD, service_logs,
                         WHATSAPP_CLOUD_TOKEN=CLOUD_TOKEN, WHATSAPP_CLOUD_PHONE_NUMBER_ID=CLOUD_PHONE_NUMBER_ID)
 
 

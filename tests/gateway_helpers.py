@@ -13,7 +13,7 @@ import secrets
 import sqlite3
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,9 +29,12 @@ from twilio.request_validator import RequestValidator
 from bot import keys
 from bot.app import Gateway as GatewayParts
 from bot.app import build_gateway
+from bot.channels.folder import ChannelFolder
+from bot.channels.registry import FOLDERS
 from bot.channels.webchat import channel as webchat
 from bot.channels.whatsapp import rules as whatsapp
 from bot.channels.whatsapp.cloud_provider import signature_of
+from bot.channels.whatsapp.settings import WhatsAppSettings
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
 from db.models import Contact, Feedback, Message
@@ -84,7 +87,8 @@ class Gateway:
         return self.url.replace("http://", "ws://") + "/webchat/ws"
 
     def signature(self, form: dict[str, str], path: str = "/webhooks/twilio/whatsapp") -> str:
-        return RequestValidator(self.settings.twilio_auth_token).compute_signature(self.settings.public_url + path, form)
+        token = WhatsAppSettings.from_env(self.settings.env).twilio_auth_token
+        return RequestValidator(token).compute_signature(self.settings.public_url + path, form)
 
     async def webhook(self, form: dict[str, str], signature: str | None = "sign") -> tuple[int, str]:
         headers = {}
@@ -109,12 +113,20 @@ class Gateway:
                 return response.status, await response.text()
 
 
+def with_env(settings: Settings, **env: str) -> Settings:
+    """The settings with these environment variables changed, as the channels read them."""
+    return replace(settings, env={**settings.env, **env})
+
+
 @asynccontextmanager
-async def running_gateway(settings: Settings, port: int | None = None) -> AsyncIterator[Gateway]:
-    """The real gateway application on a loopback port (a free one unless given), in this process."""
+async def running_gateway(
+    settings: Settings, port: int | None = None, folders: Sequence[ChannelFolder] = FOLDERS,
+) -> AsyncIterator[Gateway]:
+    """The real gateway application on a loopback port (a free one unless given), in this
+    process, with the channels of `folders` (a test adds one of its own there)."""
     port = port or stack.free_port()
     settings = replace(settings, gateway_port=port, public_url=f"http://127.0.0.1:{port}")
-    parts = build_gateway(settings)
+    parts = build_gateway(settings, folders)
     server = TestServer(parts.app, host="127.0.0.1", port=port)
     try:
         await server.start_server()

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from bot.settings import Settings
 from bot.transcript import Transcript
-from core.contract import ALWAYS_OPEN, HandoffRequest, Inbound, Outbound, ReplyWindow, WindowClosed
+from core.contract import ALWAYS_OPEN, HandoffRequest, Inbound, Outbound, ReplyWindow, Route, WindowClosed
 from db.engine import create_engine, session_factory
 from handoff.queue import keys
 from handoff.web.app import setup_handoff
@@ -57,8 +57,11 @@ class RecordingDelivery:
     async def typing(self, conversation_id: str, agent_id: str | None = None) -> None:
         self.typed.append((conversation_id, agent_id))
 
-    async def deliver(self, conversation_id: str, messages: list[Outbound]) -> None:
-        window = await self.reply_window(conversation_id)
+    async def route(self, conversation_id: str) -> Route:
+        return Route(conversation_id, await self.reply_window(conversation_id))
+
+    async def deliver(self, conversation_id: str, messages: list[Outbound], route: Route | None = None) -> None:
+        window = route.window if route is not None else await self.reply_window(conversation_id)
         if not window.open and not window.fallback:
             raise WindowClosed(window.why)
         channel = channel_of(conversation_id)

@@ -27,6 +27,7 @@ import aiohttp
 import pytest
 import stack  # scripts/ is on sys.path through tests/conftest.py
 
+from bot.channels.whatsapp.settings import WhatsAppSettings
 from bot.settings import Settings
 from core import texts
 from tests.gateway_helpers import (
@@ -274,7 +275,7 @@ def _exactly_once(spans: list[list[str]], sent: int) -> None:
 
 
 async def _standin_bodies(run: Run, to: str) -> list[str]:
-    settings = run.gateway.settings
+    settings = WhatsAppSettings.from_env(run.gateway.settings.env)
     url = f"{run.standin}/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json"
     async with aiohttp.ClientSession(headers={"Authorization": basic(settings.twilio_account_sid, settings.twilio_auth_token)}) as http:
         async with http.get(url, params={"To": to}) as response:

@@ -18,10 +18,11 @@ from sqlalchemy import DateTime, column, func, select, table, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import keys
+from bot.channels.registry import customer_ids
 from bot.privacy import registry
 from bot.privacy.retention import Retention
 from bot.privacy.service import Privacy
-from bot.privacy.stores import Stores, tracker_engine
+from bot.privacy.stores import Families, Stores, tracker_engine
 from db.engine import create_engine, session_factory
 from db.models import Complaint, Contact, Feedback, Handoff, Message, PrivacyLog
 from tests.gateway_helpers import (
@@ -94,7 +95,7 @@ async def test_the_retention_pass_anonymises_what_is_older_than_the_settings(
                                    "attempts": 8, "at": time.time()})
         await redis.rpush(keys.DEAD_LETTER, stale_letter, fresh_letter)
 
-        privacy = Privacy(Stores(sessionmaker, tracker, redis, secret=TEST_SECRET))
+        privacy = Privacy(Stores(sessionmaker, tracker, redis, secret=TEST_SECRET, families=Families(customer_ids())))
         counts = await Retention(privacy, 180, 730, 3600).run_once()
 
         assert counts["tracker.events"] > 0 and counts["redis.dead_letters"] >= 1

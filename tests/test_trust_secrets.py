@@ -25,9 +25,11 @@ import pytest
 import stack  # scripts/ is on sys.path through tests/conftest.py
 from redis.asyncio import Redis
 
+from bot.channels.registry import customer_ids
 from bot.channels.webchat import channel as webchat
 from bot.channels.whatsapp import rules as whatsapp
-from bot.privacy.stores import Stores, Subject
+from bot.channels.whatsapp.settings import WhatsAppSettings
+from bot.privacy.stores import Families, Stores
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
 from db.models import Message
@@ -198,7 +200,7 @@ async def test_twilio_webhook_without_auth_token_answers_503_naming_the_setting(
 ) -> None:
     env = gateway_env(redis_url, database_url, UNREACHABLE, UNREACHABLE, TWILIO_AUTH_TOKEN="")
     settings = Settings.from_env(env)
-    assert settings.twilio_auth_token == ""  # no built-in default secret
+    assert WhatsAppSettings.from_env(settings.env).twilio_auth_token == ""  # no built-in default secret
     number = new_number()
     async with running_gateway(settings) as gateway:
         forged = whatsapp_form(number, "Ich will eine Bewertung abgeben")
@@ -281,8 +283,9 @@ async def test_privacy_tools_find_a_sessions_conversation_under_the_keyed_and_th
     engine = create_engine(database_url)
     redis = Redis.from_url(redis_url, decode_responses=True)
     try:
-        stores = Stores(session_factory(engine), None, redis, secret=TEST_SECRET)
-        subject = Subject.from_fields({"webchat": session_id})
+        families = Families(customer_ids())
+        stores = Stores(session_factory(engine), None, redis, secret=TEST_SECRET, families=families)
+        subject = families.subject({"webchat": session_id})
         assert await stores.conversation_ids(subject) == [webchat.conversation_id(session_id, TEST_SECRET)]
         async with session_factory(engine)() as session, session.begin():
             session.add(Message(conversation_id=earlier, channel="webchat", sender="customer", text="Hallo"))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -34,6 +33,7 @@ from tests.gateway_helpers import (
     transcript,
     whatsapp_form,
     whatsapp_id,
+    with_env,
 )
 
 AGENT = {"Authorization": f"Bearer {AGENT_TOKEN}"}
@@ -161,7 +161,7 @@ async def test_the_24_hour_window_holds_for_the_cloud_api_too(
     with pytest.raises(WindowClosed, match="24 hours"):
         await gateway.parts.delivery.deliver(conversation, [Outbound(text="Noch da?", sender="agent", agent_id="anna")])
 
-    async with running_gateway(replace(gateway.settings, whatsapp_cloud_template="shopdesk_update")) as templated:
+    async with running_gateway(with_env(gateway.settings, WHATSAPP_CLOUD_TEMPLATE="shopdesk_update")) as templated:
         assert templated.parts is not None
         await templated.parts.delivery.deliver(conversation, [Outbound(text="Dein Paket ist da.", sender="agent", agent_id="anna")])
     sent = await eventually(lambda: cloud_sent_to(cloud_standin, number), lambda s: len(s) > len(before))
@@ -246,6 +246,6 @@ async def test_the_signature_is_metas_hmac_of_the_raw_body_and_no_secret_means_n
         async with session.post(f"{gateway.url}/webhooks/whatsapp/cloud", data=body,
                                 headers={"X-Hub-Signature-256": signature, "Content-Type": "application/json"}) as response:
             assert response.status == 200
-    async with running_gateway(replace(gateway.settings, whatsapp_cloud_app_secret="")) as unconfigured:
+    async with running_gateway(with_env(gateway.settings, WHATSAPP_CLOUD_APP_SECRET="")) as unconfigured:
         status, text = await unconfigured.cloud_webhook(cloud_text(number, "Hallo"), signature=signature)
     assert status == 503 and "WHATSAPP_CLOUD_APP_SECRET" in text

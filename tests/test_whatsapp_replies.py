@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from dataclasses import replace
 
 import pytest
 
@@ -24,6 +23,7 @@ from tests.gateway_helpers import (
     transcript,
     whatsapp_form,
     whatsapp_id,
+    with_env,
 )
 
 RATING = Outbound(
@@ -167,7 +167,7 @@ async def test_outside_the_24_hour_window_only_the_approved_template_goes_out(
     assert ("agent", "Noch da?") not in await transcript(database_url, conversation)
 
     template_sid = "HX" + "1" * 32
-    async with running_gateway(replace(gateway.settings, whatsapp_template_sid=template_sid)) as templated:
+    async with running_gateway(with_env(gateway.settings, WHATSAPP_TEMPLATE_SID=template_sid)) as templated:
         assert templated.parts is not None
         await templated.parts.delivery.deliver(
             conversation, [Outbound(text="Ihre Rückerstattung ist unterwegs.", sender="agent", agent_id="anna")],

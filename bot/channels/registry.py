@@ -1,25 +1,29 @@
 """Every channel of the gateway, and which one serves a conversation.
 
-A new channel is one module under bot/channels/ with a `build(settings, parts)` and one line
-in `BUILDERS`.
+A new channel is one folder under bot/channels/ that declares a `FOLDER`
+(bot/channels/folder.py), imported here, and one line in `FOLDERS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 
-from bot.channels.base import ChannelParts
-from bot.channels.webchat import channel as webchat
-from bot.channels.whatsapp import cloud_provider as whatsapp_cloud
-from bot.channels.whatsapp import twilio_provider as whatsapp_twilio
-from bot.settings import Settings
-from core.contract import Channel
+from bot.channels import webchat, whatsapp
+from bot.channels.folder import ChannelFolder, CustomerIds, StandIn
+from core.contract import Channel, Route
 
-BUILDERS: tuple[Callable[[Settings, ChannelParts], Channel], ...] = (
-    webchat.build,
-    whatsapp_twilio.build,
-    whatsapp_cloud.build,
+FOLDERS: tuple[ChannelFolder, ...] = (
+    webchat.FOLDER,
+    whatsapp.FOLDER,
 )
+
+
+def customer_ids(folders: Sequence[ChannelFolder] = FOLDERS) -> list[CustomerIds]:
+    return [folder.ids for folder in folders]
+
+
+def standins(folders: Sequence[ChannelFolder] = FOLDERS) -> list[StandIn]:
+    return [standin for folder in folders for standin in folder.standins]
 
 
 class UnknownConversation(ValueError):
@@ -37,20 +41,19 @@ class Channels:
         return iter(self._units)
 
     def family_of(self, conversation_id: str) -> str:
-        return self._candidates(conversation_id)[0].family
+        return self._family(conversation_id).family
 
-    async def for_conversation(self, conversation_id: str) -> Channel:
-        """The unit that answers the conversation: of the units with its id prefix, the one
-        that says it serves it (the provider the customer last wrote through)."""
-        candidates = self._candidates(conversation_id)
-        for unit in candidates[:-1]:
-            if await unit.serves(conversation_id):
-                return unit
-        return candidates[-1]
+    async def route(self, conversation_id: str) -> Route:
+        """The way of one send: the family's first unit routes it (to itself or a sibling)."""
+        return await self._family(conversation_id).route(conversation_id)
 
-    def _candidates(self, conversation_id: str) -> list[Channel]:
-        found = [u for u in self._units if conversation_id.startswith(u.id_prefix)]
-        if not found:
+    async def typing(self, conversation_id: str, agent_id: str | None) -> None:
+        # No route: a channel that shows typing routes it itself, the others need no contact read.
+        await self._family(conversation_id).typing(conversation_id, agent_id)
+
+    def _family(self, conversation_id: str) -> Channel:
+        unit = next((u for u in self._units if conversation_id.startswith(u.id_prefix)), None)
+        if unit is None:
             prefixes = sorted({u.id_prefix for u in self._units})
             raise UnknownConversation(f"conversation id {conversation_id[:8]!r}… has none of the prefixes {prefixes}")
-        return found
+        return unit

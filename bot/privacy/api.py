@@ -3,6 +3,7 @@
 Supervisors (`Authorization: Bearer <token>` of an AGENT_TOKENS entry `name:token:supervisor`;
 agents get 403 `supervisor_only`):
 - `GET /api/privacy/export?whatsapp=+49…|webchat=<session id>|conversation_id=<id>` → the JSON document
+  (the fields are the channel families': each family names its customers, bot/privacy/stores.py)
 - `POST /api/privacy/erase` with `{"whatsapp": …}`, `{"webchat": …}` or `{"conversation_id": …}` →
   `{"erased": true, "conversations": n, "counts": {store: rows}}`
 - `GET /api/privacy/log` → the newest audit rows
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.privacy.audit import CUSTOMER
 from bot.privacy.retention import Retention
 from bot.privacy.service import Privacy
-from bot.privacy.stores import BadSubject, Stores, Subject, SubjectKind, tracker_engine
+from bot.privacy.stores import BadSubject, Families, Stores, tracker_engine
 from bot.router import Router
 from bot.settings import Settings
 from core.attachments import AttachmentStore
@@ -33,6 +34,7 @@ from handoff.web.api import AgentRoutes, error
 from handoff.web.auth import Role
 
 PRIVACY = web.AppKey("privacy", Privacy)
+WIDGET_FAMILY = "webchat"  # the family of the customers who use `POST /webchat/erase`
 
 
 class PrivacyRoutes:
@@ -49,7 +51,7 @@ class PrivacyRoutes:
 
     async def export(self, request: web.Request, supervisor: str) -> web.Response:
         try:
-            subject = Subject.from_fields(dict(request.query))
+            subject = self.privacy.stores.families.subject(dict(request.query))
         except BadSubject as exc:
             return error(400, "bad_request", str(exc))
         return web.json_response(await self.privacy.export(subject, supervisor))
@@ -57,7 +59,7 @@ class PrivacyRoutes:
     async def erase(self, request: web.Request, supervisor: str) -> web.Response:
         body = await _json(request)
         try:
-            subject = Subject.from_fields(body if isinstance(body, dict) else {})
+            subject = self.privacy.stores.families.subject(body if isinstance(body, dict) else {})
         except BadSubject as exc:
             return error(400, "bad_request", str(exc))
         conversations, counts = await self.privacy.erase(subject, supervisor)
@@ -69,11 +71,10 @@ class PrivacyRoutes:
     async def customer_erase(self, request: web.Request) -> web.Response:
         body = await _json(request)
         session_id = body.get("session_id") if isinstance(body, dict) else None
-        try:
-            subject = Subject.from_fields({"webchat": session_id})
+        try:  # the widget's own route: a web chat customer names themselves by their session id
+            subject = self.privacy.stores.families.subject({WIDGET_FAMILY: session_id})
         except BadSubject as exc:
             return error(400, "bad_request", str(exc))
-        assert subject.kind is SubjectKind.webchat
         conversations, _ = await self.privacy.erase(subject, CUSTOMER)
         return web.json_response({"erased": True, "conversations": conversations})
 
@@ -93,11 +94,11 @@ async def _json(request: web.Request) -> Any:
 
 def setup_privacy(
     app: web.Application, settings: Settings, redis: Redis, sessionmaker: async_sessionmaker[AsyncSession],
-    agents: AgentRoutes, router: Router,
+    agents: AgentRoutes, router: Router, families: Families,
 ) -> Privacy:
     """Adds the privacy routes and the retention job (every RETENTION_INTERVAL_SECONDS, in one process)."""
     stores = Stores(sessionmaker, tracker_engine(settings.rasa_tracker_db_url), redis,
-                    AttachmentStore.from_config(settings), secret=settings.shopdesk_secret)
+                    AttachmentStore.from_config(settings), secret=settings.shopdesk_secret, families=families)
     privacy = Privacy(stores)
     PrivacyRoutes(privacy, settings).add_to(app, agents)
     retention = Retention(privacy, settings.retention_days, settings.complaint_retention_days,

@@ -36,7 +36,7 @@ class Exporter:
                 select(Contact).where(Contact.conversation_id.in_(conversation_ids)))).all()
         return {
             "exported_at": dt.datetime.now(dt.UTC).isoformat(),
-            "subject": {"kind": subject.kind.value},
+            "subject": {"kind": subject.kind},
             "contacts": [
                 {"conversation_id": c.conversation_id, "channel": c.channel, "address": c.address,
                  "opted_out": bool(c.opted_out), "last_message_at": iso(c.last_inbound_at),
@@ -60,7 +60,7 @@ class Exporter:
                 select(ComplaintEvent).where(ComplaintEvent.complaint_id.in_([c.id for c in complaints]))
                 .order_by(ComplaintEvent.id))).all()
         redis = self.stores.redis
-        channel = next((m.channel for m in messages), None) or ("whatsapp" if cid.startswith("wa-") else "webchat")
+        channel = next((m.channel for m in messages), None) or self.stores.families.family_of(cid)
         return {
             "conversation_id": cid,
             "channel": channel,

@@ -10,7 +10,7 @@ from bot import keys
 from bot.privacy.audit import CUSTOMER, Audit
 from bot.privacy.erase import Eraser
 from bot.privacy.export import Exporter
-from bot.privacy.stores import Stores, Subject, family_of
+from bot.privacy.stores import Stores, Subject
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +35,21 @@ class Privacy:
             "transcript_lines": sum(len(c["transcript"]) for c in document["conversations"]),
             "assistant_events": sum(len(c["assistant_events"]) for c in document["conversations"]),
         })
-        await self.audit.record("export", actor, subject.kind.value, len(ids), counts)
-        log.info("privacy export by=%s kind=%s conversations=%d", actor, subject.kind.value, len(ids))
+        await self.audit.record("export", actor, subject.kind, len(ids), counts)
+        log.info("privacy export by=%s kind=%s conversations=%d", actor, subject.kind, len(ids))
         return document
 
     async def erase(self, subject: Subject, actor: str) -> tuple[int, Counter[str]]:
         ids = await self.stores.conversation_ids(subject)
         counts = await self.eraser.erase(ids)
-        await self.audit.record("erase", actor, subject.kind.value, len(ids), counts)
-        log.info("privacy erase by=%s kind=%s %s", actor, subject.kind.value, summary(counts, len(ids)))
+        await self.audit.record("erase", actor, subject.kind, len(ids), counts)
+        log.info("privacy erase by=%s kind=%s %s", actor, subject.kind, summary(counts, len(ids)))
         return len(ids), counts
 
     async def erase_from_chat(self, conversation_id: str) -> None:
         """The customer confirmed "delete my data" in the chat (the router calls this while it
         handles that message, so its worker lock stays)."""
         counts = await self.eraser.erase([conversation_id], spare=frozenset({keys.worker(conversation_id)}))
-        kind = family_of(conversation_id)
+        kind = self.stores.families.family_of(conversation_id)
         await self.audit.record("erase", CUSTOMER, kind, 1, counts)
         log.info("privacy erase by=%s kind=%s %s", CUSTOMER, kind, summary(counts, 1))

@@ -1,35 +1,30 @@
 """The stores a privacy run works on, and how a request names a customer.
 
-A customer is named by a WhatsApp number, a web chat session id or a conversation id; the
-conversation ids come from the channels' own id functions (`conversation_id` in
-bot/channels/whatsapp/rules.py and webchat.py, keyed with SHOPDESK_SECRET) and the ids of the earlier,
-unkeyed scheme: for a number from the `contacts` rows that hold it, for a session id `web-<session id>`.
+A customer is named by what their channel family names them by (`whatsapp=<number>`,
+`webchat=<session id>`, the field being the family) or by a conversation id. Each family
+answers for its own ids (`CustomerIds` of its channel folder, bot/channels/folder.py): the ids
+its id function gives (keyed with SHOPDESK_SECRET) and those the stores hold for the customer
+(the contact rows of a number, an earlier scheme's id).
 """
 
 from __future__ import annotations
 
-import enum
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from redis.asyncio import Redis
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from bot.channels.webchat import channel as webchat
-from bot.channels.whatsapp import rules as whatsapp
+from bot.channels.folder import CustomerIds, NotACustomer
 from core.attachments import AttachmentStore
 from db.engine import async_url
-from db.models import Contact, Message
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-class SubjectKind(str, enum.Enum):
-    whatsapp = "whatsapp"
-    webchat = "webchat"
-    conversation = "conversation"
+CONVERSATION = "conversation"  # the kind of a subject named by its conversation id
+MAX_ID_CHARS = 128
 
 
 class BadSubject(ValueError):
@@ -38,48 +33,55 @@ class BadSubject(ValueError):
 
 @dataclass(frozen=True)
 class Subject:
-    kind: SubjectKind
+    kind: str  # a channel family, or CONVERSATION
     value: str
 
-    @classmethod
-    def from_fields(cls, fields: dict[str, object]) -> Subject:
-        """Exactly one of `whatsapp`, `webchat`, `conversation_id` (or `conversation`)."""
-        given = [(k, v) for k, v in fields.items()
-                 if k in ("whatsapp", "webchat", "conversation_id", "conversation") and v not in (None, "")]
+
+class Families:
+    """The channel families' answers about their ids, for the privacy requests."""
+
+    def __init__(self, families: Sequence[CustomerIds]) -> None:
+        self._families = {family.family: family for family in families}
+
+    def __iter__(self) -> Iterator[CustomerIds]:
+        return iter(self._families.values())
+
+    def subject(self, fields: Mapping[str, object]) -> Subject:
+        """Exactly one of the families' fields (`whatsapp`, `webchat`, …) or `conversation_id`
+        (or `conversation`)."""
+        names = (*self._families, "conversation_id", "conversation")
+        given = [(k, v) for k, v in fields.items() if k in names and v not in (None, "")]
         key, value = given[0] if len(given) == 1 else ("", None)
         if not isinstance(value, str):
-            raise BadSubject("name the customer with exactly one of whatsapp=<number>, webchat=<session id>, "
-                             "conversation_id=<id>")
-        kind = SubjectKind.conversation if key.startswith("conversation") else SubjectKind(key)
-        subject = cls(kind, value.strip())
-        subject.own_ids("")  # validates (the ids themselves are computed with the real secret later)
+            ways = ", ".join(f"{name}=<{family.value_name}>" for name, family in self._families.items())
+            raise BadSubject(f"name the customer with exactly one of {ways}, conversation_id=<id>")
+        subject = Subject(CONVERSATION if key.startswith("conversation") else key, value.strip())
+        self.own_ids(subject, "")  # validates (the ids themselves are computed with the real secret later)
         return subject
 
-    def address(self) -> str:
-        """The number as the `contacts` table keeps it (E.164, "+49…")."""
-        number = whatsapp.e164(self.value)
-        if not 8 <= len(number) <= 16:
-            raise BadSubject("a WhatsApp number is written +<country code><number>, e.g. +4915110000001")
-        return number
+    def own_ids(self, subject: Subject, secret: str) -> list[str]:
+        """The conversation ids the family's id function gives for this customer (keyed with `secret`)."""
+        if subject.kind == CONVERSATION:
+            self.family_of(subject.value)
+            if len(subject.value) > MAX_ID_CHARS:
+                raise BadSubject(f"a conversation id has at most {MAX_ID_CHARS} characters")
+            return [subject.value]
+        try:
+            return self._families[subject.kind].own_ids(subject.value, secret)
+        except NotACustomer as exc:
+            raise BadSubject(str(exc)) from None
 
-    def own_ids(self, secret: str) -> list[str]:
-        """The conversation ids the channels' id functions give for this customer (keyed with `secret`)."""
-        if self.kind is SubjectKind.whatsapp:
-            return [whatsapp.conversation_id(self.address(), secret)]
-        if self.kind is SubjectKind.webchat:
-            try:
-                return [webchat.conversation_id(self.value, secret)]
-            except webchat.InvalidSessionId as exc:
-                raise BadSubject(str(exc)) from None
-        if not self.value.startswith((whatsapp.ID_PREFIX, webchat.ID_PREFIX)) or len(self.value) > 128:
-            raise BadSubject(f"a conversation id starts with {whatsapp.ID_PREFIX} or {webchat.ID_PREFIX} "
-                             "and has at most 128 characters")
-        return [self.value]
+    def family_of(self, conversation_id: str) -> str:
+        found = next((f.family for f in self._families.values() if conversation_id.startswith(f.id_prefix)), None)
+        if found is None:
+            prefixes = " or ".join(f.id_prefix for f in self._families.values())
+            raise BadSubject(f"a conversation id starts with {prefixes} and has at most {MAX_ID_CHARS} characters")
+        return found
 
-
-def family_of(conversation_id: str) -> str:
-    """The channel family of a conversation id (whatsapp or webchat)."""
-    return whatsapp.FAMILY if conversation_id.startswith(whatsapp.ID_PREFIX) else "webchat"
+    async def stored_ids(self, subject: Subject, sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+        if subject.kind == CONVERSATION:
+            return []
+        return await self._families[subject.kind].stored_ids(subject.value, sessionmaker)
 
 
 @dataclass
@@ -94,21 +96,11 @@ class Stores:
     attachments: AttachmentStore | None = None
     # SHOPDESK_SECRET: the key of the channels' conversation ids.
     secret: str = field(kw_only=True)
+    families: Families = field(kw_only=True)
 
     async def conversation_ids(self, subject: Subject) -> list[str]:
-        ids = subject.own_ids(self.secret)
-        if subject.kind is SubjectKind.whatsapp:
-            async with self.sessionmaker() as session:
-                rows = (await session.scalars(
-                    select(Contact.conversation_id).where(Contact.address == subject.address())
-                )).all()
-            ids += [r for r in rows if r not in ids]
-        if subject.kind is SubjectKind.webchat:
-            # the earlier scheme's id (`web-<session id>`), when older conversations are stored under it
-            earlier = webchat.ID_PREFIX + subject.value
-            async with self.sessionmaker() as session:
-                if await session.scalar(select(Message.id).where(Message.conversation_id == earlier).limit(1)) is not None:
-                    ids.append(earlier)
+        ids = self.families.own_ids(subject, self.secret)
+        ids += [i for i in await self.families.stored_ids(subject, self.sessionmaker) if i not in ids]
         return ids
 
     async def tracker_tables(self) -> set[str]:

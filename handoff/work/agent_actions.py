@@ -101,11 +101,13 @@ class AgentActions(UsesDeskParts):
         state, owner, _channel = await self._queue.holder(conversation_id)
         if state is not ConversationState.agent or owner != agent:
             raise NotOwner(state, owner)
-        window = await self._delivery.reply_window(conversation_id)
+        route = await self._delivery.route(conversation_id)  # one read of the customer's contact for the send
+        window = route.window
         if attachment and not window.open:
             raise WindowClosed(window.why)
         custom = {"attachment": attachment} if attachment else None
-        await self._delivery.deliver(conversation_id, [Outbound(text=text, sender="agent", agent_id=agent, custom=custom)])
+        await self._delivery.deliver(conversation_id, [Outbound(text=text, sender="agent", agent_id=agent, custom=custom)],
+                                     route)
         await self._records.responded(conversation_id, now)
         await self._events.publish({
             "type": "message", "conversation_id": conversation_id, "sender": "agent", "agent": agent,

@@ -51,9 +51,12 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import keys
 from bot.channels.base import ChannelParts
+from bot.channels.folder import NotACustomer
 from bot.channels.webchat.upload import upload_route
 from bot.ids import keyed_id
 from bot.limits import Refused, SocketRate
@@ -62,13 +65,15 @@ from core import texts
 from core.attachments import AttachmentStore
 from core.backoff import Backoff
 from core.client_address import TrustedProxies, client_address
-from core.contract import ALWAYS_OPEN, LANGUAGES, Button, Inbound, Outbound, ReplyWindow
+from core.contract import ALWAYS_OPEN, LANGUAGES, Button, Inbound, Outbound, Route
 from core.fanout import Fanout
 from core.periodic import periodic
+from db.models import Message
 
 log = logging.getLogger(__name__)
 
 PATH = "/webchat/ws"
+FAMILY = "webchat"
 ID_PREFIX = "web-"
 MAX_FRAME_BYTES = 64 * 1024
 OFFER_SECONDS = 24 * 3600
@@ -86,6 +91,28 @@ def conversation_id(session_id: object, secret: str) -> str:
     if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
         raise InvalidSessionId("session_id must be 16-64 characters of A-Z, a-z, 0-9, '-' or '_'")
     return keyed_id(ID_PREFIX, secret, session_id)
+
+
+class WebChatIds:
+    """A web chat customer is named by their session id (the widget's `shopdesk.session`)."""
+
+    family = FAMILY
+    id_prefix = ID_PREFIX
+    value_name = "session id"
+    describes = "the web chat session id (the widget's localStorage shopdesk.session)"
+
+    def own_ids(self, value: str, secret: str) -> list[str]:
+        try:
+            return [conversation_id(value, secret)]
+        except InvalidSessionId as exc:
+            raise NotACustomer(str(exc)) from None
+
+    async def stored_ids(self, value: str, sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+        """The earlier scheme's id (`web-<session id>`), when older conversations are stored under it."""
+        earlier = ID_PREFIX + value
+        async with sessionmaker() as session:
+            stored = await session.scalar(select(Message.id).where(Message.conversation_id == earlier).limit(1))
+        return [] if stored is None else [earlier]
 
 
 def message_frame(message: Outbound) -> dict[str, Any]:
@@ -113,7 +140,7 @@ class WebChat:
     reach the socket whichever process holds it."""
 
     name = "webchat"
-    family = "webchat"
+    family = FAMILY
     id_prefix = ID_PREFIX
 
     def __init__(self, settings: Settings, parts: ChannelParts) -> None:
@@ -160,18 +187,16 @@ class WebChat:
         # No longer waits after a failure: a beat that came too late would let every open chat expire.
         await periodic("web chat beat", every, beat, start_after=every, backoff=Backoff(every, every))
 
-    async def serves(self, conversation_id: str) -> bool:
-        return conversation_id.startswith(ID_PREFIX)
-
-    async def reply_window(self, conversation_id: str) -> ReplyWindow:
-        return ALWAYS_OPEN
+    async def route(self, conversation_id: str) -> Route:
+        return Route(conversation_id, ALWAYS_OPEN, self)
 
     def sends_outside_window(self, message: Outbound) -> bool:
         return True
 
     # -- out ------------------------------------------------------------------------------
 
-    async def send(self, conversation_id: str, messages: list[Outbound]) -> None:
+    async def send(self, route: Route, messages: list[Outbound]) -> None:
+        conversation_id = route.conversation_id
         for message in messages:
             if message.buttons:  # still clickable after a reload: see `history`
                 await self._redis.set(keys.buttons(conversation_id), json.dumps(message_frame(message)), ex=OFFER_SECONDS)
@@ -356,5 +381,5 @@ class WebChat:
         await ws.send_json({"type": "ack", "client_id": client_id, **({} if taken else {"duplicate": True})})
 
 
-def build(settings: Settings, parts: ChannelParts) -> WebChat:
-    return WebChat(settings, parts)
+def build(settings: Settings, parts: ChannelParts) -> list[WebChat]:
+    return [WebChat(settings, parts)]

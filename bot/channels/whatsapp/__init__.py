@@ -1,8 +1,27 @@
-"""The WhatsApp channel, through either provider.
-
-- rules.py            what both providers share: ids, the reply window, numbered choices, splitting, opt-out
-- twilio_provider.py  Twilio: the signed webhook in, the twilio client out
-- twilio_content.py   Twilio Content templates for quick replies
-- cloud_provider.py   Meta's Cloud API: the verified and signed webhook in, the Graph API out
-- twilio_standin.py, cloud_standin.py   local stand-ins for the providers' APIs (tests, `make run`)
+"""WhatsApp, one family of two providers (Twilio, Meta's Cloud API) that share its customers:
+the rules both follow (rules.py), each provider's unit, Twilio's content templates, the
+family's settings (settings.py) and the providers' stand-ins (standins.py, twilio_standin.py,
+cloud_standin.py). `FOLDER` declares it to bot/channels/registry.py.
 """
+
+from __future__ import annotations
+
+from bot.channels.base import ChannelParts
+from bot.channels.folder import ChannelFolder
+from bot.channels.whatsapp import standins
+from bot.channels.whatsapp.cloud_provider import CloudWhatsApp
+from bot.channels.whatsapp.rules import WhatsAppCustomers, WhatsAppIds, WhatsAppProvider
+from bot.channels.whatsapp.settings import WhatsAppSettings
+from bot.channels.whatsapp.twilio_provider import TwilioWhatsApp
+from bot.settings import Settings
+
+
+def build(settings: Settings, parts: ChannelParts) -> list[WhatsAppProvider]:
+    """Both providers on one customers' book; a customer no provider has carried yet is
+    answered through the Cloud API (the provider added last)."""
+    own = WhatsAppSettings.from_env(settings.env)
+    customers = WhatsAppCustomers(parts, own.whatsapp_window_hours, settings.shopdesk_secret)
+    return [TwilioWhatsApp(settings, own, parts, customers), CloudWhatsApp(own, parts, customers)]
+
+
+FOLDER = ChannelFolder(build, WhatsAppIds(), (standins.TWILIO, standins.CLOUD))

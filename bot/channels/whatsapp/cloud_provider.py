@@ -30,9 +30,9 @@ from aiohttp import web
 
 from bot.channels.base import ChannelParts, Malformed, send_with_retries, server_error
 from bot.channels.whatsapp import rules as whatsapp
-from bot.settings import Settings
+from bot.channels.whatsapp.settings import WhatsAppSettings
 from core import texts
-from core.contract import Button, Media, Outbound
+from core.contract import Button, Media, Outbound, Route, WindowClosed
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +103,13 @@ class CloudWhatsApp(whatsapp.WhatsAppProvider):
 
     name = "whatsapp_cloud"
 
-    def __init__(self, settings: Settings, parts: ChannelParts) -> None:
-        super().__init__(settings, parts)
+    def __init__(self, own: WhatsAppSettings, parts: ChannelParts, customers: whatsapp.WhatsAppCustomers) -> None:
+        super().__init__(own, parts, customers)
         self._session: aiohttp.ClientSession | None = None
-        self._url = f"{settings.whatsapp_cloud_api_base}/{API_VERSION}/{settings.whatsapp_cloud_phone_number_id}/messages"
+        self._url = f"{own.whatsapp_cloud_api_base}/{API_VERSION}/{own.whatsapp_cloud_phone_number_id}/messages"
 
     def has_template(self) -> bool:
-        return bool(self._settings.whatsapp_cloud_template)
+        return bool(self._own.whatsapp_cloud_template)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(PATH, self.verify)
@@ -124,19 +124,19 @@ class CloudWhatsApp(whatsapp.WhatsAppProvider):
 
     # -- out ------------------------------------------------------------------------------
 
-    async def send(self, conversation_id: str, messages: list[Outbound]) -> None:
-        recipient = await self._customers.recipient(conversation_id)
-        if recipient is None:
+    async def send(self, route: Route, messages: list[Outbound]) -> None:
+        number = self.sendable(route)
+        if number is None:
             return
-        to = recipient.number.removeprefix("+")
-        language = whatsapp.language_of_number(recipient.number) or "en"
+        conversation_id, to = route.conversation_id, number.removeprefix("+")
+        language = whatsapp.language_of_number(number) or "en"
         for message in messages:
-            if not recipient.window.open:
+            if not self.window_open(route):
                 body = whatsapp.numbered(message)
-                if not self._settings.whatsapp_cloud_template:
-                    continue  # the Delivery refused before; a window that closed meanwhile
+                if not self._own.whatsapp_cloud_template:  # the window ran out after the route was read
+                    raise WindowClosed(route.window.why)
                 await self._post(conversation_id, {"to": to, "type": "template", "template": {
-                    "name": self._settings.whatsapp_cloud_template, "language": {"code": language},
+                    "name": self._own.whatsapp_cloud_template, "language": {"code": language},
                     "components": [{"type": "body", "parameters": [{"type": "text", "text": body}]}],
                 }})
                 continue
@@ -153,7 +153,7 @@ class CloudWhatsApp(whatsapp.WhatsAppProvider):
         if session is None:
             raise RuntimeError("CloudWhatsApp.start() was not awaited (the app's cleanup_ctx starts it)")
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", **message}
-        headers = {"Authorization": f"Bearer {self._settings.whatsapp_cloud_token}"}
+        headers = {"Authorization": f"Bearer {self._own.whatsapp_cloud_token}"}
 
         async def post() -> str:
             async with session.post(self._url, json=body, headers=headers) as response:
@@ -164,7 +164,7 @@ class CloudWhatsApp(whatsapp.WhatsAppProvider):
                 return str(((data.get("messages") or [{}])[0]).get("id", ""))
 
         sent = await send_with_retries(
-            post, _transient, _described, self._settings.whatsapp_send_attempts, self._settings.whatsapp_retry_seconds,
+            post, _transient, _described, self._own.whatsapp_send_attempts, self._own.whatsapp_retry_seconds,
             conversation_id, self._parts.metrics, "whatsapp_cloud",
         )
         log.info("whatsapp cloud sent conversation=%s id=%s", conversation_id, sent)
@@ -172,7 +172,7 @@ class CloudWhatsApp(whatsapp.WhatsAppProvider):
     # -- in -------------------------------------------------------------------------------
 
     async def verify(self, request: web.Request) -> web.Response:
-        expected = self._settings.whatsapp_cloud_verify_token
+        expected = self._own.whatsapp_cloud_verify_token
         token = request.query.get("hub.verify_token", "")
         if request.query.get("hub.mode") != "subscribe" or not expected or not hmac.compare_digest(token, expected):
             log.warning("whatsapp cloud verification refused")
@@ -180,7 +180,7 @@ class CloudWhatsApp(whatsapp.WhatsAppProvider):
         return web.Response(text=request.query.get("hub.challenge", ""), content_type="text/plain")
 
     async def webhook(self, request: web.Request) -> web.Response:
-        secret = self._settings.whatsapp_cloud_app_secret
+        secret = self._own.whatsapp_cloud_app_secret
         if not secret:
             log.error("whatsapp cloud webhook refused: WHATSAPP_CLOUD_APP_SECRET is not set")
             raise web.HTTPServiceUnavailable(text="WHATSAPP_CLOUD_APP_SECRET is not configured")
@@ -231,7 +231,3 @@ class CloudWhatsApp(whatsapp.WhatsAppProvider):
         if not body.strip() and not media:
             return
         await self._customers.receive(self.name, message_id, number, body, media, choice=choice)
-
-
-def build(settings: Settings, parts: ChannelParts) -> CloudWhatsApp:
-    return CloudWhatsApp(settings, parts)

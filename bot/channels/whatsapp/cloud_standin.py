@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.settings import Settings
+from bot.channels.whatsapp.settings import WhatsAppSettings
 
 PATH = "/v21.0/{phone_number_id}/messages"
 RECORDED: web.AppKey[list[dict[str, Any]]] = web.AppKey("recorded")
@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8098)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings.from_env(os.environ)
+    settings = WhatsAppSettings.from_env(os.environ)
     app = create_app(settings.whatsapp_cloud_phone_number_id, settings.whatsapp_cloud_token)
     web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)
 

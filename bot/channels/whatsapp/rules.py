@@ -18,15 +18,20 @@ import datetime as dt
 import json
 import logging
 import re
+import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import keys
 from bot.channels.base import ChannelParts
+from bot.channels.folder import NotACustomer
+from bot.channels.whatsapp.settings import WhatsAppSettings
+from bot.contacts import Contacts
 from bot.ids import keyed_id
 from bot.limits import Refused
-from bot.settings import Settings
-from core.contract import Button, Inbound, Media, Outbound, ReplyWindow
+from core.contract import Button, Inbound, Media, Outbound, ReplyWindow, Route
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +109,32 @@ def template_for(text: str, template_sid: str) -> dict[str, object] | None:
     return {"content_sid": template_sid, "variables": {"1": text}} if template_sid else None
 
 
-@dataclass(frozen=True)
-class Recipient:
-    number: str  # E.164
-    provider: str
-    window: ReplyWindow
+class WhatsAppIds:
+    """A WhatsApp customer is named by their number (privacy export and erase)."""
+
+    family = FAMILY
+    id_prefix = ID_PREFIX
+    value_name = "number"
+    describes = "the customer's WhatsApp number, e.g. +4915110000001"
+
+    def own_ids(self, value: str, secret: str) -> list[str]:
+        return [conversation_id(_number(value), secret)]
+
+    async def stored_ids(self, value: str, sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+        """The conversations whose contact has the number (also those of an earlier id scheme)."""
+        return await Contacts(sessionmaker).conversations_at(_number(value))
+
+
+def _number(value: str) -> str:
+    number = e164(value)
+    if not 8 <= len(number) <= 16:
+        raise NotACustomer("a WhatsApp number is written +<country code><number>, e.g. +4915110000001")
+    return number
 
 
 class WhatsAppCustomers:
-    """What both providers share: the contact, the window, the choices on offer, and taking a message."""
+    """What both providers share: the contact and the route it gives, the choices on offer, and
+    taking a message."""
 
     def __init__(self, parts: ChannelParts, window_hours: float, secret: str) -> None:
         self._secret = secret
@@ -121,25 +143,21 @@ class WhatsAppCustomers:
         self._intake = parts.intake
         self._delivery = parts.delivery
         self._window_hours = window_hours
+        self._providers: dict[str, WhatsAppProvider] = {}
 
-    async def recipient(self, conversation_id: str) -> Recipient | None:
-        """Where to send, or None when the number is unknown or opted out."""
-        contact = await self._contacts.get(conversation_id)
-        if contact is None:
-            log.warning("no WhatsApp contact conversation=%s; not sent", conversation_id)
-            return None
-        if contact.opted_out:
-            log.info("opted out, not sent conversation=%s", conversation_id)
-            return None
-        return Recipient(contact.address, contact.provider, reply_window(contact.last_inbound_at, self._window_hours, False))
+    def add(self, provider: WhatsAppProvider) -> None:
+        """A provider of the family; the one added last answers customers no provider has carried."""
+        self._providers[provider.name] = provider
 
-    async def provider_of(self, conversation_id: str) -> str | None:
+    async def route(self, conversation_id: str) -> Route:
+        """The contact, read once: the provider the customer last wrote through, their number
+        (None when unknown or opted out) and the window of that provider."""
         contact = await self._contacts.get(conversation_id)
-        return contact.provider if contact else None
-
-    async def window(self, conversation_id: str, has_template: bool) -> ReplyWindow:
-        contact = await self._contacts.get(conversation_id)
-        return reply_window(contact.last_inbound_at if contact else None, self._window_hours, has_template)
+        providers = list(self._providers.values())
+        unit = self._providers.get(contact.provider, providers[-1]) if contact else providers[-1]
+        window = reply_window(contact.last_inbound_at if contact else None, self._window_hours, unit.has_template())
+        to = contact.address if contact is not None and not contact.opted_out else None
+        return Route(conversation_id, window, unit, to)
 
     async def offer(self, conversation_id: str, buttons: tuple[Button, ...]) -> None:
         await self._redis.set(
@@ -193,27 +211,49 @@ class WhatsAppCustomers:
 
 class WhatsAppProvider(ABC):
     """What every WhatsApp provider unit shares: the family's ids and length, the customers'
-    rules, and which conversations it answers (those whose customer last wrote through it)."""
+    rules and routes (to the provider the customer last wrote through)."""
 
     name: str
     family = FAMILY
     id_prefix = ID_PREFIX
     max_chars = MAX_CHARS
 
-    def __init__(self, settings: Settings, parts: ChannelParts) -> None:
-        self._settings = settings
+    def __init__(self, own: WhatsAppSettings, parts: ChannelParts, customers: WhatsAppCustomers) -> None:
+        self._own = own
         self._parts = parts
-        self._customers = WhatsAppCustomers(parts, settings.whatsapp_window_hours, settings.shopdesk_secret)
+        self._customers = customers
+        customers.add(self)
+
+    @abstractmethod
+    def add_routes(self, app: web.Application) -> None: ...
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def send(self, route: Route, messages: list[Outbound]) -> None: ...
 
     @abstractmethod
     def has_template(self) -> bool:
         """Whether an approved template is configured for outside the reply window."""
 
-    async def serves(self, conversation_id: str) -> bool:
-        return await self._customers.provider_of(conversation_id) == self.name
+    async def route(self, conversation_id: str) -> Route:
+        return await self._customers.route(conversation_id)
 
-    async def reply_window(self, conversation_id: str) -> ReplyWindow:
-        return await self._customers.window(conversation_id, self.has_template())
+    @staticmethod
+    def sendable(route: Route) -> str | None:
+        """The number to send to, or None (logged) for a customer who cannot be written to."""
+        if route.to is None:
+            log.info("not sent conversation=%s: no WhatsApp contact, or the customer opted out", route.conversation_id)
+        return route.to
+
+    @staticmethod
+    def window_open(route: Route) -> bool:
+        """Free text may go out; False also when the route's window ran out since it was read."""
+        return route.open_at(time.time())
 
     def sends_outside_window(self, message: Outbound) -> bool:
         """A provider that sends some messages as their own approved template (quick replies) says so."""

@@ -14,7 +14,7 @@ works too).
 
 from __future__ import annotations
 
-from bot.settings import Settings
+from bot.channels.whatsapp.settings import WhatsAppSettings
 from core.contract import Outbound
 
 YES_NO = ("/affirm", "/deny")
@@ -28,7 +28,7 @@ def is_yes_no(message: Outbound) -> bool:
     return tuple(b.payload for b in message.buttons) == YES_NO
 
 
-def content_template(message: Outbound, settings: Settings) -> dict[str, object] | None:
+def content_template(message: Outbound, settings: WhatsAppSettings) -> dict[str, object] | None:
     """`{"content_sid", "variables"}` when the message is to go out as a quick-reply template."""
     sid = ""
     if is_rating(message):

@@ -37,8 +37,9 @@ from twilio.rest import Client
 from bot.channels.base import ChannelParts, Malformed, send_with_retries, server_error
 from bot.channels.whatsapp import rules as whatsapp
 from bot.channels.whatsapp import twilio_content as whatsapp_content
+from bot.channels.whatsapp.settings import WhatsAppSettings
 from bot.settings import Settings
-from core.contract import Button, Media, Outbound
+from core.contract import Button, Media, Outbound, Route, WindowClosed
 
 log = logging.getLogger(__name__)
 # twilio's HTTP client logs every request in several INFO lines; ours logs one line per send.
@@ -99,48 +100,50 @@ class TwilioWhatsApp(whatsapp.WhatsAppProvider):
 
     name = "twilio"
 
-    def __init__(self, settings: Settings, parts: ChannelParts) -> None:
-        super().__init__(settings, parts)
+    def __init__(self, settings: Settings, own: WhatsAppSettings, parts: ChannelParts,
+                 customers: whatsapp.WhatsAppCustomers) -> None:
+        super().__init__(own, parts, customers)
+        self._public_url = settings.public_url
         self._http: _RewritingHttpClient | None = None
         self._client: Client | None = None
 
     def has_template(self) -> bool:
-        return bool(self._settings.whatsapp_template_sid)
+        return bool(self._own.whatsapp_template_sid)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(PATH, self.webhook)
 
     async def start(self) -> None:
-        self._http = _RewritingHttpClient(self._settings.twilio_api_base, timeout=15)
-        self._client = Client(self._settings.twilio_account_sid, self._settings.twilio_auth_token, http_client=self._http)
+        self._http = _RewritingHttpClient(self._own.twilio_api_base, timeout=15)
+        self._client = Client(self._own.twilio_account_sid, self._own.twilio_auth_token, http_client=self._http)
 
     async def close(self) -> None:
         if self._http is not None:
             await self._http.close()
 
     def sends_outside_window(self, message: Outbound) -> bool:
-        return whatsapp_content.content_template(message, self._settings) is not None
+        return whatsapp_content.content_template(message, self._own) is not None
 
     # -- out ------------------------------------------------------------------------------
 
-    async def send(self, conversation_id: str, messages: list[Outbound]) -> None:
-        recipient = await self._customers.recipient(conversation_id)
-        if recipient is None:
+    async def send(self, route: Route, messages: list[Outbound]) -> None:
+        number = self.sendable(route)
+        if number is None:
             return
-        to = "whatsapp:" + recipient.number
+        conversation_id, to = route.conversation_id, "whatsapp:" + number
         for message in messages:
             if message.buttons:
                 await self._customers.offer(conversation_id, message.buttons)
             body = whatsapp.numbered(message)
-            quick = whatsapp_content.content_template(message, self._settings)
+            quick = whatsapp_content.content_template(message, self._own)
             if quick is not None:
                 await self._create(conversation_id, to=to, content_sid=str(quick["content_sid"]),
                                    content_variables=json.dumps(quick["variables"]))
                 continue
-            if not recipient.window.open:
-                template = whatsapp.template_for(body, self._settings.whatsapp_template_sid)
-                if template is None:
-                    continue  # the Delivery refused before; a window that closed meanwhile
+            if not self.window_open(route):
+                template = whatsapp.template_for(body, self._own.whatsapp_template_sid)
+                if template is None:  # the window ran out after the route was read
+                    raise WindowClosed(route.window.why)
                 await self._create(conversation_id, to=to, content_sid=str(template["content_sid"]),
                                    content_variables=json.dumps(template["variables"]))
                 continue
@@ -157,8 +160,8 @@ class TwilioWhatsApp(whatsapp.WhatsAppProvider):
         if client is None:
             raise RuntimeError("TwilioWhatsApp.start() was not awaited (the app's cleanup_ctx starts it)")
         sent = await send_with_retries(
-            lambda: client.messages.create_async(from_=self._settings.twilio_whatsapp_from, **fields),
-            transient, _described, self._settings.whatsapp_send_attempts, self._settings.whatsapp_retry_seconds,
+            lambda: client.messages.create_async(from_=self._own.twilio_whatsapp_from, **fields),
+            transient, _described, self._own.whatsapp_send_attempts, self._own.whatsapp_retry_seconds,
             conversation_id, self._parts.metrics, "twilio",
         )
         log.info("twilio sent conversation=%s sid=%s", conversation_id, sent.sid)
@@ -166,15 +169,15 @@ class TwilioWhatsApp(whatsapp.WhatsAppProvider):
     # -- in -------------------------------------------------------------------------------
 
     async def webhook(self, request: web.Request) -> web.Response:
-        if not self._settings.twilio_auth_token:
+        if not self._own.twilio_auth_token:
             # No built-in secret: a webhook nobody can sign is refused, not checked against a default.
             self._parts.metrics.errors.labels("webhook_unconfigured").inc()
             log.warning("webhook refused: TWILIO_AUTH_TOKEN is not set (set it to the auth token of your Twilio account)")
             raise web.HTTPServiceUnavailable(text="TWILIO_AUTH_TOKEN is not set: the Twilio webhook cannot check signatures")
         form = await request.post()
         signature = request.headers.get("X-Twilio-Signature")
-        url = self._settings.public_url + request.path_qs
-        if not signature or not RequestValidator(self._settings.twilio_auth_token).validate(url, form, signature):
+        url = self._public_url + request.path_qs
+        if not signature or not RequestValidator(self._own.twilio_auth_token).validate(url, form, signature):
             self._parts.metrics.errors.labels("rejected_signature").inc()
             log.warning("webhook refused: %s X-Twilio-Signature", "missing" if not signature else "wrong")
             raise web.HTTPForbidden(text="X-Twilio-Signature is missing or does not match PUBLIC_URL + path and the auth token")
@@ -200,7 +203,3 @@ class TwilioWhatsApp(whatsapp.WhatsAppProvider):
             # Twilio retries a webhook that got a 5xx; nothing of the message was taken.
             raise server_error(self._parts.metrics, "webhook", exc) from None
         return _twiml()
-
-
-def build(settings: Settings, parts: ChannelParts) -> TwilioWhatsApp:
-    return TwilioWhatsApp(settings, parts)

@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.settings import Settings
+from bot.channels.whatsapp.settings import WhatsAppSettings
 
 PATH = "/2010-04-01/Accounts/{sid}/Messages.json"
 FAILURES_PATH = "/2010-04-01/Accounts/{sid}/StandinFailures.json"
@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8099)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings.from_env(os.environ)
+    settings = WhatsAppSettings.from_env(os.environ)
     if not settings.twilio_auth_token:
         raise SystemExit("the Twilio stand-in checks Basic auth with TWILIO_AUTH_TOKEN: set it (make run generates one)")
     web.run_app(create_app(settings.twilio_account_sid, settings.twilio_auth_token), host=args.host, port=args.port,
