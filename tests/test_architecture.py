@@ -25,6 +25,11 @@ def _sources(*packages: str) -> Iterator[Path]:
         yield from sorted((ROOT / package).rglob("*.py"))
 
 
+def _is_module(name: str) -> bool:
+    path = ROOT.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
 def _imports(path: Path) -> set[str]:
     """Every module the file imports, at any depth (a lazy import inside a function counts too)."""
     tree = ast.parse(path.read_text())
@@ -33,9 +38,11 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            # `from pkg import module` names a module too
-            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+            # `from pkg import module` imports that module; `from module import name`, the module
+            submodules = {a.name for a in node.names if _is_module(f"{node.module}.{a.name}")}
+            names |= {f"{node.module}.{name}" for name in submodules}
+            if len(submodules) < len(node.names):
+                names.add(node.module)
     return names
 
 

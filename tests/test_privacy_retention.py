@@ -187,7 +187,8 @@ async def test_a_failed_retention_pass_gives_the_lease_up_for_the_next_process(
             tried.set()
             raise SQLAlchemyError("the database is away")
 
-    retention = DatabaseAway(Privacy(Stores(session_factory(engine), None, redis, secret=TEST_SECRET)), 180, 730, 3600)
+    stores = Stores(session_factory(engine), None, redis, secret=TEST_SECRET, families=Families(customer_ids()))
+    retention = DatabaseAway(Privacy(stores), 180, 730, 3600)
     task = asyncio.create_task(retention.loop())
     try:
         await asyncio.wait_for(tried.wait(), timeout=10)
