@@ -1,19 +1,23 @@
-"""The live-agent desk: queue and conversation states in Redis, agent API and console.
+"""The live-agent desk: conversation states and the queue in Redis, the agents' work, the agent API and
+console, the supervisors' reports. It never imports the gateway (`bot/`): what it needs of it comes in
+through `core.contract` (`Delivery`, `BotHandback`, `BotTrigger`).
 
-Path of a handoff: Rasa's `handoff` payload → router → `HandoffDesk.request_handoff` (desk.py)
-→ atomic enqueue (queue.py, Lua) → `added` event over Redis pub/sub (events.py) → every
-agent console (static/, api.py) → claim / messages / release / close → `BotHandback`.
+Path of a handoff: Rasa's `handoff` payload → router → `HandoffDesk.request_handoff` (work/desk.py,
+its `intake` part) → atomic enqueue (queue/desk_queue.py, Lua) → `added` event over Redis pub/sub
+(work/events.py) → every agent console (web/api.py, web/static/) → claim / messages / release / close
+(work/agent_actions.py) → `BotHandback`.
 
-- app.py            `setup_handoff(app, settings, redis, sessionmaker, delivery, handback, bot)`
-- state.py          `ConversationState` (bot → queued → agent → bot), queue score, the Redis record
-- keys.py           every Redis key, documented
-- queue.py          the Lua scripts: enqueue, claim, release, grace expiry, close, leave
-- desk.py           the `Desk` the router uses, agent actions, customer texts, the sweeper
-- business_hours.py `BUSINESS_HOURS` parser; texts.py the de/en customer texts
-- auth.py           AGENT_TOKENS → `agents` (salted scrypt), bearer checks with a short cache
-- records.py        the `handoffs` rows and what the agent reads from SQL
-- api.py            `/api/handoff/…`, `/api/conversations/…`, `/agent/ws`, `/agent`
-- complaints.py     `/api/complaints…`: a customer's complaints, their lifecycle, the customer told
+Rooms, each importing only the ones before it (tests/test_architecture.py):
+- queue/    keys.py (every Redis key), state.py (`ConversationState`, the record), desk_queue.py
+            (`DeskQueue`: enqueue with its caps, claim, release, grace expiry, close, leave; each one Lua script)
+- work/     parts.py (`DeskParts`, built once and handed to every part), desk.py (`HandoffDesk`) assembled
+            from intake.py, agent_actions.py, views.py, sweeper.py, notices.py; events.py, presence.py,
+            typing.py, transfer.py, notes.py, records.py (SQL), customer.py, starts.py, replies.py,
+            business_hours.py, privacy.py (`DeskPrivacy`: what export and erase ask of the desk)
+- reports/  summary.py, csv_export.py, alerts.py, keys.py (imports neither work nor web)
+- web/      app.py (`setup_handoff(app, settings, redis, sessionmaker, delivery, handback, bot)`), api.py,
+            team.py, complaints.py, reports.py, access.py, auth.py, throttle.py, static/
+Beside them: config.py (what the desk reads of the settings), labels.py (the customer's label).
 
 Agent websocket: `Authorization: Bearer` or (the console) a first frame `{"type": "auth", "token": …}`,
 never `?token=` (400); a wrong token gets 401 before the upgrade or close code 4401, an address
