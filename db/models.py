@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Annotated
 
 from sqlalchemy import (
     Boolean,
@@ -19,9 +20,25 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# The columns most tables share, each declared once; every table still gets its own column and index.
+IntId = Annotated[int, mapped_column(Integer, primary_key=True, autoincrement=True)]
+ConversationId = Annotated[str, mapped_column(String(128), index=True)]
+CreatedAt = Annotated[dt.datetime, mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)]
+CreatedAtUnindexed = Annotated[dt.datetime, mapped_column(DateTime(timezone=True), server_default=func.now())]
+ChannelName = Annotated[str, mapped_column(String(32))]
+AgentName = Annotated[str, mapped_column(String(64))]
+
 
 class Base(DeclarativeBase):
     pass
+
+
+class ConversationRecord:
+    """The first columns of a table whose rows each belong to one conversation."""
+
+    # A mixin's columns would otherwise come last; the migrations create them first.
+    id: Mapped[IntId] = mapped_column(sort_order=-2)
+    conversation_id: Mapped[ConversationId] = mapped_column(sort_order=-1)
 
 
 class Sender(str, enum.Enum):
@@ -33,23 +50,19 @@ class Sender(str, enum.Enum):
     system = "system"
 
 
-class Message(Base):
+class Message(ConversationRecord, Base):
     """One line of a conversation's transcript, written by the gateway."""
 
     __tablename__ = "messages"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
-    channel: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[ChannelName]
     sender: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
-    agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    agent_id: Mapped[AgentName | None]
     # A customer line's message identity (the router's): a retry after a crash finds the line
     # it wrote before instead of writing it twice.
     message_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+    created_at: Mapped[CreatedAt]
 
     __table_args__ = (
         CheckConstraint("sender IN ('customer', 'bot', 'agent', 'system')", name="ck_messages_sender"),
@@ -59,10 +72,10 @@ class Message(Base):
 class Complaint(Base):
     __tablename__ = "complaints"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[IntId]
     reference: Mapped[str] = mapped_column(String(32), unique=True)
-    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
-    channel: Mapped[str] = mapped_column(String(32))
+    conversation_id: Mapped[ConversationId]
+    channel: Mapped[ChannelName]
     category: Mapped[str] = mapped_column(String(32))
     order_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
     description: Mapped[str] = mapped_column(Text)
@@ -70,9 +83,7 @@ class Complaint(Base):
     language: Mapped[str] = mapped_column(String(8), default="de")
     needs_human: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="open")
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+    created_at: Mapped[CreatedAt]
     # The agent's answer when the complaint was resolved or rejected (refund, replacement, …).
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -85,32 +96,26 @@ class ComplaintEvent(Base):
 
     __tablename__ = "complaint_events"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[IntId]
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32))  # db.complaints.EventKind
     actor: Mapped[str] = mapped_column(String(64))  # "customer", "bot" or the agent's name
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     media_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the state after a status change
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+    created_at: Mapped[CreatedAt]
 
 
-class Feedback(Base):
+class Feedback(ConversationRecord, Base):
     """A star rating; rating is NULL when the customer declined to rate."""
 
     __tablename__ = "feedback"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
-    channel: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[ChannelName]
     rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
-    agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+    agent_id: Mapped[AgentName | None]
+    created_at: Mapped[CreatedAt]
 
     __table_args__ = (
         CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="ck_feedback_rating"),
@@ -129,9 +134,7 @@ class Order(Base):
     tracking_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
     expected_delivery: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     items: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[CreatedAtUnindexed]
 
 
 class Contact(Base):
@@ -140,15 +143,13 @@ class Contact(Base):
     __tablename__ = "contacts"
 
     conversation_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[ChannelName]
     # The channel unit that last carried the customer's message (replies go back through it).
     provider: Mapped[str] = mapped_column(String(32), server_default="twilio")
     address: Mapped[str] = mapped_column(String(128))
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     last_inbound_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[CreatedAtUnindexed]
 
 
 class Agent(Base):
@@ -156,23 +157,19 @@ class Agent(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[CreatedAtUnindexed]
 
 
-class Handoff(Base):
+class Handoff(ConversationRecord, Base):
     """One stay of a conversation with the live-agent desk, for reports and wait estimates."""
 
     __tablename__ = "handoffs"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
-    channel: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[ChannelName]
     reason: Mapped[str] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(Integer, default=0)
     summary: Mapped[str] = mapped_column(Text, default="")
-    agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    agent_id: Mapped[AgentName | None]
     resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     queued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -188,62 +185,48 @@ class Handoff(Base):
     )
 
 
-class ConversationStart(Base):
+class ConversationStart(ConversationRecord, Base):
     """One conversation for the reports: a customer message after an hour of silence (the
     Rasa session expiry) starts a new one; written by the desk as the message arrives."""
 
     __tablename__ = "conversation_starts"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
-    channel: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[ChannelName]
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     handed_off: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (Index("ix_conversation_starts_period", "started_at", "channel", "handed_off"),)
 
 
-class RatingRequest(Base):
+class RatingRequest(ConversationRecord, Base):
     """The rating question was asked (once per rating form); a request without a feedback row
     is a customer who did not answer."""
 
     __tablename__ = "rating_requests"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
-    channel: Mapped[str] = mapped_column(String(32))
-    agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+    channel: Mapped[ChannelName]
+    agent_id: Mapped[AgentName | None]
+    created_at: Mapped[CreatedAt]
 
 
-class UnknownMessage(Base):
+class UnknownMessage(ConversationRecord, Base):
     """A customer message the bot did not understand: normalised, personal data masked before it is stored."""
 
     __tablename__ = "unknown_messages"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
     language: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+    created_at: Mapped[CreatedAt]
 
 
-class ConversationNote(Base):
+class ConversationNote(ConversationRecord, Base):
     """An agent's internal note on a conversation: shown to every agent, never sent to the customer."""
 
     __tablename__ = "conversation_notes"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
     agent_id: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+    created_at: Mapped[CreatedAt]
 
 
 class PrivacyLog(Base):
@@ -251,13 +234,11 @@ class PrivacyLog(Base):
 
     __tablename__ = "privacy_log"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[IntId]
     action: Mapped[str] = mapped_column(String(16))  # export, erase, retention
     actor: Mapped[str] = mapped_column(String(64))  # a supervisor's name, "customer", "operator" or "retention"
     # What was looked up (whatsapp, webchat, conversation), never the value itself.
     subject_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
     conversations: Mapped[int] = mapped_column(Integer, default=0)
     counts: Mapped[str] = mapped_column(Text, default="{}")  # JSON: {"sql.messages": 12, "redis": 3, …}
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+    created_at: Mapped[CreatedAt]
