@@ -1,35 +1,28 @@
 // shopdesk agent console: the customer's complaints (#complaints-panel), their timeline, state and resolution.
-// Works only through the console's events (shopdesk:signed-in, shopdesk:conversation-opened, shopdesk:lang);
-// does nothing when the page has no #complaints-panel. Customer text is only ever inserted with textContent.
+// Works only through the console's events (shopdesk:signed-in, shopdesk:conversation-opened, shopdesk:lang) and its
+// deskFetch; does nothing when the page has no #complaints-panel. Customer text is only ever inserted with textContent.
 "use strict";
 
 (() => {
   const TEXTS = {
-    de: {
-      title: "Reklamationen", none: "Keine Reklamationen von diesem Kunden.", failed: "Reklamationen konnten nicht geladen werden",
-      order: "Bestellung", category: "Kategorie", state: "Status", resolution: "Lösung für den Kunden",
-      save: "Speichern", saved: "Gespeichert – der Kunde wurde informiert.", savedQuiet: "Gespeichert.",
-      needsResolution: "Für „erledigt“ oder „abgelehnt“ braucht es eine Lösung für den Kunden.",
-      timeline: "Verlauf", customer: "Kunde", bot: "Assistent", photo: "Foto",
-      states: { open: "offen", in_progress: "in Bearbeitung", resolved: "erledigt", rejected: "abgelehnt" },
-      kinds: { created: "aufgenommen", detail: "Ergänzung", photo: "Foto", status: "Status", notice: "Kunde informiert" },
-    },
-    en: {
-      title: "Complaints", none: "No complaints from this customer.", failed: "Could not load the complaints",
-      order: "Order", category: "Category", state: "State", resolution: "Resolution for the customer",
-      save: "Save", saved: "Saved – the customer has been told.", savedQuiet: "Saved.",
-      needsResolution: "Resolved or rejected needs a resolution for the customer.",
-      timeline: "Timeline", customer: "Customer", bot: "Assistant", photo: "Photo",
-      states: { open: "open", in_progress: "in progress", resolved: "resolved", rejected: "rejected" },
-      kinds: { created: "filed", detail: "detail", photo: "photo", status: "state", notice: "customer told" },
-    },
+    title: ["Reklamationen", "Complaints"], none: ["Keine Reklamationen von diesem Kunden.", "No complaints from this customer."], failed: ["Reklamationen konnten nicht geladen werden", "Could not load the complaints"],
+    order: ["Bestellung", "Order"], category: ["Kategorie", "Category"], state: ["Status", "State"], resolution: ["Lösung für den Kunden", "Resolution for the customer"],
+    save: ["Speichern", "Save"], saved: ["Gespeichert – der Kunde wurde informiert.", "Saved – the customer has been told."], savedQuiet: ["Gespeichert.", "Saved."],
+    needsResolution: ["Für „erledigt“ oder „abgelehnt“ braucht es eine Lösung für den Kunden.", "Resolved or rejected needs a resolution for the customer."],
+    timeline: ["Verlauf", "Timeline"], customer: ["Kunde", "Customer"], bot: ["Assistent", "Assistant"], photo: ["Foto", "Photo"],
+    states: { open: ["offen", "open"], in_progress: ["in Bearbeitung", "in progress"], resolved: ["erledigt", "resolved"], rejected: ["abgelehnt", "rejected"] },
+    kinds: { created: ["aufgenommen", "filed"], detail: ["Ergänzung", "detail"], photo: ["Foto", "photo"], status: ["Status", "state"], notice: ["Kunde informiert", "customer told"] },
   };
   const STATES = ["open", "in_progress", "resolved", "rejected"];
   const FINAL = ["resolved", "rejected"];
   const state = { token: null, conversation: null, complaints: [], message: "" };
 
   const lang = () => (document.documentElement.lang === "en" ? "en" : "de");
-  const t = () => TEXTS[lang()];
+  // each text is [de, en]; states and kinds are tables of such pairs, looked up by their name
+  const t = (key, name) => {
+    const entry = name === undefined ? TEXTS[key] : TEXTS[key][name];
+    return entry && entry[lang() === "de" ? 0 : 1];
+  };
   const panel = () => document.getElementById("complaints-panel");
 
   function el(tag, text, cls) {
@@ -39,27 +32,17 @@
     return node;
   }
 
+  // the console's deskFetch; a failed or unreachable answer is shown as failed and tried on the next load
   async function api(method, path, body) {
-    let response;
-    try {
-      response = await fetch(path, {
-        method,
-        headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (e) {
-      return { status: 0, data: {} }; // the desk is not reachable (network, restart): shown as failed, tried on the next load
-    }
-    let data = {};
-    try { data = (await response.json()) || {}; } catch (e) { data = {}; }
-    return { status: response.status, data };
+    const { status, data } = await deskFetch(state.token, method, path, body);
+    return { status, data: data || {} };
   }
 
   async function load() {
     if (!panel() || !state.token || !state.conversation) return;
     const { status, data } = await api("GET", `/api/complaints?conversation_id=${encodeURIComponent(state.conversation)}`);
     state.complaints = status === 200 ? data.complaints || [] : [];
-    state.message = status === 200 ? "" : `${t().failed} (${status})`;
+    state.message = status === 200 ? "" : `${t("failed")} (${status})`;
     render();
   }
 
@@ -69,19 +52,19 @@
   }
 
   function actor(name) {
-    if (name === "customer") return t().customer;
-    if (name === "bot") return t().bot;
+    if (name === "customer") return t("customer");
+    if (name === "bot") return t("bot");
     return name;
   }
 
   function timelineItem(event) {
     const item = el("li", null, `complaint-event complaint-event-${event.kind}`);
     item.append(el("time", when(event.at)), " ", el("strong", actor(event.actor)), " · ");
-    item.append(el("span", t().kinds[event.kind] || event.kind, "complaint-event-kind"));
-    if (event.status) item.append(": ", el("span", t().states[event.status] || event.status));
+    item.append(el("span", t("kinds", event.kind) || event.kind, "complaint-event-kind"));
+    if (event.status) item.append(": ", el("span", t("states", event.status) || event.status));
     if (event.text) item.append(el("div", event.text, "complaint-event-text"));
     if (event.media_url && /^https?:\/\//.test(event.media_url)) {
-      const link = el("a", t().photo);
+      const link = el("a", t("photo"));
       link.href = event.media_url;
       link.target = "_blank";
       link.rel = "noopener noreferrer";
@@ -94,15 +77,15 @@
     const box = el("article", null, "complaint");
     box.dataset.reference = complaint.reference;
     const head = el("h3", complaint.reference);
-    head.append(" ", el("span", t().states[complaint.status] || complaint.status, `complaint-state complaint-state-${complaint.status}`));
+    head.append(" ", el("span", t("states", complaint.status) || complaint.status, `complaint-state complaint-state-${complaint.status}`));
     box.append(head);
     const facts = el("dl");
-    facts.append(el("dt", t().order), el("dd", complaint.order_number || "–"));
-    facts.append(el("dt", t().category), el("dd", complaint.category));
+    facts.append(el("dt", t("order")), el("dd", complaint.order_number || "–"));
+    facts.append(el("dt", t("category")), el("dd", complaint.category));
     box.append(facts, el("p", complaint.description, "complaint-description"));
 
     const list = el("ol", null, "complaint-timeline");
-    list.setAttribute("aria-label", t().timeline);
+    list.setAttribute("aria-label", t("timeline"));
     for (const event of complaint.timeline || []) list.append(timelineItem(event));
     box.append(list);
 
@@ -110,18 +93,18 @@
     const closed = FINAL.includes(complaint.status);
     const selectId = `complaint-state-${complaint.reference}`;
     const textId = `complaint-resolution-${complaint.reference}`;
-    const selectLabel = el("label", t().state);
+    const selectLabel = el("label", t("state"));
     selectLabel.htmlFor = selectId;
     const select = el("select");
     select.id = selectId;
     select.name = "status";
     for (const value of STATES) {
-      const option = el("option", t().states[value]);
+      const option = el("option", t("states", value));
       option.value = value;
       option.selected = value === complaint.status;
       select.append(option);
     }
-    const textLabel = el("label", t().resolution);
+    const textLabel = el("label", t("resolution"));
     textLabel.htmlFor = textId;
     const text = el("textarea");
     text.id = textId;
@@ -129,7 +112,7 @@
     text.rows = 3;
     text.maxLength = 2000;
     text.value = complaint.resolution || "";
-    const save = el("button", t().save);
+    const save = el("button", t("save"));
     save.type = "submit";
     const note = el("p", "", "complaint-note");
     note.setAttribute("role", "status");
@@ -140,7 +123,7 @@
       const wanted = select.value;
       const resolution = text.value.trim();
       if (FINAL.includes(wanted) && !resolution) {
-        note.textContent = t().needsResolution;
+        note.textContent = t("needsResolution");
         return;
       }
       save.disabled = true;
@@ -149,7 +132,7 @@
       if (status === 200) {
         const index = state.complaints.findIndex((c) => c.reference === complaint.reference);
         if (index >= 0) state.complaints[index] = data.complaint;
-        state.message = FINAL.includes(wanted) ? t().saved : t().savedQuiet;
+        state.message = FINAL.includes(wanted) ? t("saved") : t("savedQuiet");
         render();
       } else {
         save.disabled = false;
@@ -163,10 +146,10 @@
   function render() {
     const root = panel();
     if (!root) return;
-    root.replaceChildren(el("h2", t().title));
+    root.replaceChildren(el("h2", t("title")));
     if (state.message) root.append(el("p", state.message, "complaints-message"));
     if (!state.conversation) return;
-    if (!state.complaints.length && !state.message) root.append(el("p", t().none, "complaints-none"));
+    if (!state.complaints.length && !state.message) root.append(el("p", t("none"), "complaints-none"));
     for (const complaint of state.complaints) root.append(card(complaint));
   }
 

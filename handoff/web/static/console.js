@@ -14,98 +14,50 @@ const LANG_KEY = "shopdesk.lang";
 const VIEWING_EVERY_MS = 10000;
 
 const T = {
-  de: {
-    console: "Agenten-Konsole", language: "Sprache", sign_out: "Abmelden", sign_in_title: "Anmelden",
-    agent_token: "Agenten-Token", sign_in: "Anmelden", queue: "Warteschlange", customer: "Kunde", waiting: "Wartet",
-    channel: "Kanal", lang_short: "Spr.", reason: "Grund", prio: "Prio", summary: "Anliegen", action: "Aktion",
-    queue_empty: "Niemand wartet.", mine: "Meine Gespräche", mine_empty: "Noch keine.",
-    pick: "Wähle ein Gespräch aus der Warteschlange oder aus deinen.", reply_label: "Nachricht an den Kunden",
-    send: "Senden", reply_hint: "Enter sendet, Umschalt+Enter neue Zeile, / für Textbausteine",
-    transfer_to: "Übergeben an", transfer_note: "Notiz für die Kollegin / den Kollegen", transfer: "Übergeben",
-    attach: "Bild oder PDF senden", attach_failed: "Anhang nicht gesendet ({status}).",
-    err_too_large: "Die Datei ist zu groß.", err_type: "Nur Bilder (JPEG, PNG, GIF, WebP) oder PDF.",
-    resolution: "Abschlussnotiz", close: "Schließen", complaint: "Reklamation", notes: "Interne Notizen",
-    notes_hint: "Nur Mitarbeitende sehen diese Notizen, nie der Kunde.", note_label: "Neue interne Notiz",
-    add_note: "Notiz speichern", earlier: "Frühere Gespräche", earlier_none: "Keine gefunden.", ratings: "Bewertungen",
-    ratings_none: "Noch keine Bewertungen.", claim: "Annehmen", signed_out: "abgemeldet",
-    signed_in: "angemeldet als {agent}", reconnecting: "Verbindung wird wiederhergestellt …",
-    token_invalid: "Dieses Token ist nicht gültig.", token_expired: "Dein Token ist nicht mehr gültig.",
-    desk_answered: "Der Desk antwortete {status}: {detail}", hours: "Servicezeiten: {spec} – {state}",
-    hours_open: "geöffnet", hours_closed: "geschlossen, wieder geöffnet {when}", customer_label: "Kunde {label}",
-    after_hours: "außerhalb der Servicezeit", callback: "Rückruf", taken: "Schon vergeben: {owner} hat dieses Gespräch.",
-    claim_failed: "Annehmen fehlgeschlagen ({status}).", not_sent: "Nicht gesendet ({status}).",
-    close_failed: "Schließen fehlgeschlagen ({status}).", transfer_failed: "Übergabe fehlgeschlagen ({status}).",
-    note_failed: "Notiz nicht gespeichert ({status}).", new_count: "{n} neu", to_queue: "Warteschlange",
-    online: "online", offline: "offline", window_left: "Antwortfenster: noch {h} h {m} min",
-    window_closed: "Antwortfenster geschlossen: nur eine Vorlage kann gesendet werden", also_here: "Ebenfalls hier: {names}",
-    new_customer: "Neuer Kunde wartet", new_message: "Neue Nachricht von {who}", transferred_to_you: "{from} hat dir {who} übergeben",
-    transferred: "{from} hat das Gespräch an {to} übergeben", released: "{from} hat das Gespräch in die Warteschlange zurückgegeben",
-    typing: "{who} schreibt …", no_replies: "Kein Textbaustein passt.",
-    who_customer: "Kunde", who_bot: "Assistent", who_system: "⚠ System", who_agent: "{agent}", stays: "{n} Übergaben", messages: "{n} Nachrichten",
-    state_bot: "Assistent", state_queued: "wartet", state_agent: "bei Mitarbeiter",
-    f_reason: "Grund", f_priority: "Priorität", f_summary: "Zusammenfassung", f_asked: "Kunde fragte",
-    f_order: "Bestellnummer", f_complaint: "Reklamation", f_fallbacks: "Nicht verstanden", f_channel: "Kanal",
-    f_language: "Sprache", f_waiting: "Wartet seit", f_ticket: "Vorgang", f_callback: "Rückruf gewünscht", yes: "ja",
-    f_reference: "Referenz", f_category: "Kategorie", f_description: "Beschreibung", f_status: "Status",
-    f_photo: "Foto", f_created: "Erstellt", f_position: "Platz in der Warteschlange",
-    r_customer_request: "Kundenwunsch", r_not_understood: "nicht verstanden", r_complaint: "Reklamation",
-    r_billing_complaint: "Rechnungsreklamation", r_repeat_complaint: "wiederholte Reklamation",
-    r_order_not_found: "Bestellung nicht gefunden",
-    err_taken: "Jemand anders hat dieses Gespräch.", err_not_owner: "Du hast dieses Gespräch nicht (mehr).",
-    err_limit: "Du hast schon die Höchstzahl an Gesprächen.", err_not_queued: "Das Gespräch wartet nicht mehr.",
-    err_reply_window_closed: "Das Antwortfenster ist geschlossen.", err_delivery_failed: "Die Nachricht konnte nicht zugestellt werden.",
-    err_redis_unavailable: "Der Desk ist gerade nicht erreichbar, bitte gleich nochmal.",
-    err_database_unavailable: "Die Datenbank antwortet gerade nicht, bitte gleich nochmal.",
-    err_target_full: "Die Kollegin / der Kollege hat schon die Höchstzahl an Gesprächen.",
-    err_unknown_agent: "Dieses Konto gibt es nicht.", err_bad_request: "Die Eingabe wurde nicht angenommen.",
-    err_unauthorized: "Nicht angemeldet.", err_unreachable: "Der Desk ist nicht erreichbar – bitte gleich nochmal.",
-  },
-  en: {
-    console: "agent console", language: "Language", sign_out: "Sign out", sign_in_title: "Sign in",
-    agent_token: "Agent token", sign_in: "Sign in", queue: "Queue", customer: "Customer", waiting: "Waiting",
-    channel: "Channel", lang_short: "Lang", reason: "Reason", prio: "Prio", summary: "Summary", action: "Action",
-    queue_empty: "Nobody is waiting.", mine: "My conversations", mine_empty: "None yet.",
-    pick: "Pick a conversation from the queue or from yours.", reply_label: "Message to the customer",
-    send: "Send", reply_hint: "Enter sends, Shift+Enter for a new line, / for canned replies",
-    transfer_to: "Hand over to", transfer_note: "Note for your colleague", transfer: "Hand over",
-    attach: "Attach image or PDF", attach_failed: "Attachment not sent ({status}).",
-    err_too_large: "The file is too large.", err_type: "Only images (JPEG, PNG, GIF, WebP) or PDF.",
-    resolution: "Resolution note", close: "Close", complaint: "Complaint", notes: "Internal notes",
-    notes_hint: "Only agents see these notes, never the customer.", note_label: "New internal note",
-    add_note: "Add note", earlier: "Earlier conversations", earlier_none: "None found.", ratings: "Ratings",
-    ratings_none: "No ratings yet.", claim: "Claim", signed_out: "signed out",
-    signed_in: "signed in as {agent}", reconnecting: "reconnecting…",
-    token_invalid: "That token is not valid.", token_expired: "Your token is no longer valid.",
-    desk_answered: "The desk answered {status}: {detail}", hours: "Business hours: {spec} — {state}",
-    hours_open: "open", hours_closed: "closed, next opening {when}", customer_label: "Customer {label}",
-    after_hours: "after hours", callback: "callback", taken: "Already taken: {owner} has this conversation.",
-    claim_failed: "Claim failed ({status}).", not_sent: "Not sent ({status}).",
-    close_failed: "Close failed ({status}).", transfer_failed: "Hand-over failed ({status}).",
-    note_failed: "Note not saved ({status}).", new_count: "{n} new", to_queue: "Queue",
-    online: "online", offline: "offline", window_left: "Reply window: {h}h {m}m left",
-    window_closed: "Reply window closed: only a template message can be sent", also_here: "Also here: {names}",
-    new_customer: "New customer waiting", new_message: "New message from {who}", transferred_to_you: "{from} handed {who} to you",
-    transferred: "{from} handed the conversation to {to}", released: "{from} put the conversation back in the queue",
-    typing: "{who} is typing …", no_replies: "No canned reply matches.",
-    who_customer: "customer", who_bot: "assistant", who_system: "⚠ system", who_agent: "{agent}", stays: "{n} hand-overs", messages: "{n} messages",
-    state_bot: "assistant", state_queued: "waiting", state_agent: "with agent",
-    f_reason: "Reason", f_priority: "Priority", f_summary: "Summary", f_asked: "Customer asked",
-    f_order: "Order number", f_complaint: "Complaint", f_fallbacks: "Not understood", f_channel: "Channel",
-    f_language: "Language", f_waiting: "Waiting", f_ticket: "Ticket", f_callback: "Callback wanted", yes: "yes",
-    f_reference: "Reference", f_category: "Category", f_description: "Description", f_status: "Status",
-    f_photo: "Photo", f_created: "Created", f_position: "Queue place",
-    r_customer_request: "customer request", r_not_understood: "not understood", r_complaint: "complaint",
-    r_billing_complaint: "billing complaint", r_repeat_complaint: "repeated complaint",
-    r_order_not_found: "order not found",
-    err_taken: "Someone else has this conversation.", err_not_owner: "You do not hold this conversation (any more).",
-    err_limit: "You already hold the most conversations allowed.", err_not_queued: "The conversation is no longer waiting.",
-    err_reply_window_closed: "The reply window is closed.", err_delivery_failed: "The message could not be delivered.",
-    err_redis_unavailable: "The desk is not reachable right now, try again shortly.",
-    err_database_unavailable: "The database is not answering right now, try again shortly.",
-    err_target_full: "Your colleague already holds the most conversations allowed.",
-    err_unknown_agent: "There is no such account.", err_bad_request: "The input was not accepted.",
-    err_unauthorized: "Not signed in.", err_unreachable: "The desk cannot be reached – try again shortly.",
-  },
+  console: ["Agenten-Konsole", "agent console"], language: ["Sprache", "Language"], sign_out: ["Abmelden", "Sign out"], sign_in_title: ["Anmelden", "Sign in"],
+  agent_token: ["Agenten-Token", "Agent token"], sign_in: ["Anmelden", "Sign in"], queue: ["Warteschlange", "Queue"], customer: ["Kunde", "Customer"], waiting: ["Wartet", "Waiting"],
+  channel: ["Kanal", "Channel"], lang_short: ["Spr.", "Lang"], reason: ["Grund", "Reason"], prio: ["Prio", "Prio"], summary: ["Anliegen", "Summary"], action: ["Aktion", "Action"],
+  queue_empty: ["Niemand wartet.", "Nobody is waiting."], mine: ["Meine Gespräche", "My conversations"], mine_empty: ["Noch keine.", "None yet."],
+  pick: ["Wähle ein Gespräch aus der Warteschlange oder aus deinen.", "Pick a conversation from the queue or from yours."], reply_label: ["Nachricht an den Kunden", "Message to the customer"],
+  send: ["Senden", "Send"], reply_hint: ["Enter sendet, Umschalt+Enter neue Zeile, / für Textbausteine", "Enter sends, Shift+Enter for a new line, / for canned replies"],
+  transfer_to: ["Übergeben an", "Hand over to"], transfer_note: ["Notiz für die Kollegin / den Kollegen", "Note for your colleague"], transfer: ["Übergeben", "Hand over"],
+  attach: ["Bild oder PDF senden", "Attach image or PDF"], attach_failed: ["Anhang nicht gesendet ({status}).", "Attachment not sent ({status})."],
+  err_too_large: ["Die Datei ist zu groß.", "The file is too large."], err_type: ["Nur Bilder (JPEG, PNG, GIF, WebP) oder PDF.", "Only images (JPEG, PNG, GIF, WebP) or PDF."],
+  resolution: ["Abschlussnotiz", "Resolution note"], close: ["Schließen", "Close"], complaint: ["Reklamation", "Complaint"], notes: ["Interne Notizen", "Internal notes"],
+  notes_hint: ["Nur Mitarbeitende sehen diese Notizen, nie der Kunde.", "Only agents see these notes, never the customer."], note_label: ["Neue interne Notiz", "New internal note"],
+  add_note: ["Notiz speichern", "Add note"], earlier: ["Frühere Gespräche", "Earlier conversations"], earlier_none: ["Keine gefunden.", "None found."], ratings: ["Bewertungen", "Ratings"],
+  ratings_none: ["Noch keine Bewertungen.", "No ratings yet."], claim: ["Annehmen", "Claim"], signed_out: ["abgemeldet", "signed out"],
+  signed_in: ["angemeldet als {agent}", "signed in as {agent}"], reconnecting: ["Verbindung wird wiederhergestellt …", "reconnecting…"],
+  token_invalid: ["Dieses Token ist nicht gültig.", "That token is not valid."], token_expired: ["Dein Token ist nicht mehr gültig.", "Your token is no longer valid."],
+  desk_answered: ["Der Desk antwortete {status}: {detail}", "The desk answered {status}: {detail}"], hours: ["Servicezeiten: {spec} – {state}", "Business hours: {spec} — {state}"],
+  hours_open: ["geöffnet", "open"], hours_closed: ["geschlossen, wieder geöffnet {when}", "closed, next opening {when}"], customer_label: ["Kunde {label}", "Customer {label}"],
+  after_hours: ["außerhalb der Servicezeit", "after hours"], callback: ["Rückruf", "callback"], taken: ["Schon vergeben: {owner} hat dieses Gespräch.", "Already taken: {owner} has this conversation."],
+  claim_failed: ["Annehmen fehlgeschlagen ({status}).", "Claim failed ({status})."], not_sent: ["Nicht gesendet ({status}).", "Not sent ({status})."],
+  close_failed: ["Schließen fehlgeschlagen ({status}).", "Close failed ({status})."], transfer_failed: ["Übergabe fehlgeschlagen ({status}).", "Hand-over failed ({status})."],
+  note_failed: ["Notiz nicht gespeichert ({status}).", "Note not saved ({status})."], new_count: ["{n} neu", "{n} new"], to_queue: ["Warteschlange", "Queue"],
+  online: ["online", "online"], offline: ["offline", "offline"], window_left: ["Antwortfenster: noch {h} h {m} min", "Reply window: {h}h {m}m left"],
+  window_closed: ["Antwortfenster geschlossen: nur eine Vorlage kann gesendet werden", "Reply window closed: only a template message can be sent"], also_here: ["Ebenfalls hier: {names}", "Also here: {names}"],
+  new_customer: ["Neuer Kunde wartet", "New customer waiting"], new_message: ["Neue Nachricht von {who}", "New message from {who}"], transferred_to_you: ["{from} hat dir {who} übergeben", "{from} handed {who} to you"],
+  transferred: ["{from} hat das Gespräch an {to} übergeben", "{from} handed the conversation to {to}"], released: ["{from} hat das Gespräch in die Warteschlange zurückgegeben", "{from} put the conversation back in the queue"],
+  typing: ["{who} schreibt …", "{who} is typing …"], no_replies: ["Kein Textbaustein passt.", "No canned reply matches."],
+  who_customer: ["Kunde", "customer"], who_bot: ["Assistent", "assistant"], who_system: ["⚠ System", "⚠ system"], who_agent: ["{agent}", "{agent}"], stays: ["{n} Übergaben", "{n} hand-overs"], messages: ["{n} Nachrichten", "{n} messages"],
+  state_bot: ["Assistent", "assistant"], state_queued: ["wartet", "waiting"], state_agent: ["bei Mitarbeiter", "with agent"],
+  f_reason: ["Grund", "Reason"], f_priority: ["Priorität", "Priority"], f_summary: ["Zusammenfassung", "Summary"], f_asked: ["Kunde fragte", "Customer asked"],
+  f_order: ["Bestellnummer", "Order number"], f_complaint: ["Reklamation", "Complaint"], f_fallbacks: ["Nicht verstanden", "Not understood"], f_channel: ["Kanal", "Channel"],
+  f_language: ["Sprache", "Language"], f_waiting: ["Wartet seit", "Waiting"], f_ticket: ["Vorgang", "Ticket"], f_callback: ["Rückruf gewünscht", "Callback wanted"], yes: ["ja", "yes"],
+  f_reference: ["Referenz", "Reference"], f_category: ["Kategorie", "Category"], f_description: ["Beschreibung", "Description"], f_status: ["Status", "Status"],
+  f_photo: ["Foto", "Photo"], f_created: ["Erstellt", "Created"], f_position: ["Platz in der Warteschlange", "Queue place"],
+  r_customer_request: ["Kundenwunsch", "customer request"], r_not_understood: ["nicht verstanden", "not understood"], r_complaint: ["Reklamation", "complaint"],
+  r_billing_complaint: ["Rechnungsreklamation", "billing complaint"], r_repeat_complaint: ["wiederholte Reklamation", "repeated complaint"],
+  r_order_not_found: ["Bestellung nicht gefunden", "order not found"],
+  err_taken: ["Jemand anders hat dieses Gespräch.", "Someone else has this conversation."], err_not_owner: ["Du hast dieses Gespräch nicht (mehr).", "You do not hold this conversation (any more)."],
+  err_limit: ["Du hast schon die Höchstzahl an Gesprächen.", "You already hold the most conversations allowed."], err_not_queued: ["Das Gespräch wartet nicht mehr.", "The conversation is no longer waiting."],
+  err_reply_window_closed: ["Das Antwortfenster ist geschlossen.", "The reply window is closed."], err_delivery_failed: ["Die Nachricht konnte nicht zugestellt werden.", "The message could not be delivered."],
+  err_redis_unavailable: ["Der Desk ist gerade nicht erreichbar, bitte gleich nochmal.", "The desk is not reachable right now, try again shortly."],
+  err_database_unavailable: ["Die Datenbank antwortet gerade nicht, bitte gleich nochmal.", "The database is not answering right now, try again shortly."],
+  err_target_full: ["Die Kollegin / der Kollege hat schon die Höchstzahl an Gesprächen.", "Your colleague already holds the most conversations allowed."],
+  err_unknown_agent: ["Dieses Konto gibt es nicht.", "There is no such account."], err_bad_request: ["Die Eingabe wurde nicht angenommen.", "The input was not accepted."],
+  err_unauthorized: ["Nicht angemeldet.", "Not signed in."], err_unreachable: ["Der Desk ist nicht erreichbar – bitte gleich nochmal.", "The desk cannot be reached – try again shortly."],
 };
 
 const $ = (id) => document.getElementById(id);
@@ -124,7 +76,7 @@ function initialLanguage() {
 }
 
 function t(key, vars) {
-  const text = (T[state.lang] && T[state.lang][key]) ?? T.en[key] ?? key;
+  const text = T[key] ? T[key][state.lang === "de" ? 0 : 1] : key; // each text is [de, en]
   return text.replace(/\{(\w+)\}/g, (_, name) => (vars && vars[name] != null ? String(vars[name]) : ""));
 }
 
@@ -216,7 +168,7 @@ function reasonText(reason) {
 }
 
 function errorText(data, fallbackKey, status) {
-  if (data && data.error && T.en[`err_${data.error}`]) return t(`err_${data.error}`);
+  if (data && data.error && T[`err_${data.error}`]) return t(`err_${data.error}`);
   return t(fallbackKey, { status });
 }
 
@@ -226,21 +178,30 @@ function announceText(text) {
   setTimeout(() => { box.textContent = text; }, 50);
 }
 
-async function api(method, path, body) {
+// The desk's JSON API with an agent's token; also used by complaints.js (loaded after this script).
+// Answers {status, data}: status 0 when the desk is not reachable (network, restart), data null when the
+// answer is not JSON.
+async function deskFetch(token, method, path, body) {
   let response;
   try {
     response = await fetch(path, {
       method,
-      headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" },
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
-    return { status: 0, data: { error: "unreachable" } }; // the desk is not reachable (network, restart)
+    return { status: 0, data: null };
   }
   let data = null;
   try { data = await response.json(); } catch (e) { data = null; }
-  if (response.status === 401 && path !== "/api/handoff/queue") signOut(t("token_expired"));
-  return { status: response.status, data: data || {} };
+  return { status: response.status, data };
+}
+
+async function api(method, path, body) {
+  const { status, data } = await deskFetch(state.token, method, path, body);
+  if (status === 0) return { status, data: { error: "unreachable" } };
+  if (status === 401 && path !== "/api/handoff/queue") signOut(t("token_expired"));
+  return { status, data: data || {} };
 }
 
 // --- sign in -------------------------------------------------------------------------------

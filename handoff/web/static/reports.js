@@ -8,61 +8,35 @@ const LANG_KEY = "shopdesk.reportsLang";
 const COLORS = ["#1d4ed8", "#16a34a", "#dd6b20", "#c53030", "#7c3aed", "#0891b2", "#ca8a04", "#db2777", "#4b5563"];
 
 const TEXTS = {
-  de: {
-    title: "Berichte", language: "Sprache", sign_out: "Abmelden", token: "Supervisor-Token", sign_in: "Anmelden",
-    from: "Von", to: "Bis", show: "Anzeigen", last7: "Letzte 7 Tage", last30: "Letzte 30 Tage",
-    csv_feedback: "Bewertungen (CSV)", csv_complaints: "Reklamationen (CSV)",
-    csat_trend: "Zufriedenheit pro Woche", distribution: "Verteilung der Sterne", containment: "Bot und Team",
-    reasons: "Gründe für die Übergabe", times: "Wartezeit und erste Antwort (Sekunden)", queue: "Warteschlange",
-    complaints_weeks: "Reklamationen nach Kategorie und Woche", agents: "Mitarbeitende", agent: "Mitarbeiter:in",
-    ratings: "Bewertungen", average: "Durchschnitt", satisfied: "Zufrieden", low: "≤ 2 ★",
-    no_agent_ratings: "Keine Bewertungen nach Gesprächen mit dem Team in diesem Zeitraum.",
-    unknown: "Was der Bot als Nächstes lernen sollte", message: "Nachricht (maskiert)", count: "Anzahl", none: "Keine in diesem Zeitraum.",
-    when: "Wann", stars: "Sterne", comment: "Kommentar", conversation: "Gespräch", transcript: "Verlauf",
-    f_conversations: "Gespräche", f_containment: "Vom Bot gelöst", f_handoff: "An das Team übergeben",
-    f_csat: "Zufrieden (4–5 ★)", f_average: "Ø Sterne", f_response: "Antwortquote Bewertung",
-    f_bot_csat: "Zufrieden nur Bot", f_agent_csat: "Zufrieden nach Team",
-    f_wait: "Wartezeit p50 / p90", f_first: "Erste Antwort p50 / p90", f_abandoned: "Abgebrochene Wartezeiten",
-    f_expired: "Davon still verlassen (abgelaufen)",
-    f_complaints: "Reklamationen", f_repeat: "Kunden mit wiederholter Reklamation",
-    bot_only: "Nur Bot", after_agent: "Nach Team", contained: "Vom Bot gelöst", handed_off: "Übergeben",
-    claimed: "Angenommen", abandoned: "Abgebrochen", waiting: "Sonst (wartend, offen)",
-    wait: "Wartezeit", first_response: "Erste Antwort", share: "Zufrieden in %",
-    customer: "Kunde {label}", drill_low: "Bewertungen mit höchstens 2 Sternen von {agent}", drill_all: "Alle Bewertungen von {agent}",
-    open: "Öffnen", bad_token: "Dieser Token ist nicht gültig.", not_supervisor: "Dieser Token gehört keinem Supervisor.",
-    error: "Der Server antwortete {status}: {detail}", none_dash: "–",
-  },
-  en: {
-    title: "reports", language: "Language", sign_out: "Sign out", token: "Supervisor token", sign_in: "Sign in",
-    from: "From", to: "To", show: "Show", last7: "Last 7 days", last30: "Last 30 days",
-    csv_feedback: "Ratings (CSV)", csv_complaints: "Complaints (CSV)",
-    csat_trend: "Satisfaction by week", distribution: "Rating distribution", containment: "Bot and team",
-    reasons: "Handoff reasons", times: "Wait and first response (seconds)", queue: "Queue outcomes",
-    complaints_weeks: "Complaints by category and week", agents: "Agents", agent: "Agent",
-    ratings: "Ratings", average: "Average", satisfied: "Satisfied", low: "≤ 2 ★",
-    no_agent_ratings: "No ratings after agent conversations in this period.",
-    unknown: "What the bot should learn next", message: "Message (masked)", count: "Count", none: "None in this period.",
-    when: "When", stars: "Stars", comment: "Comment", conversation: "Conversation", transcript: "Transcript",
-    f_conversations: "Conversations", f_containment: "Solved by the bot", f_handoff: "Handed to the team",
-    f_csat: "Satisfied (4–5 ★)", f_average: "Average stars", f_response: "Rating response rate",
-    f_bot_csat: "Satisfied, bot only", f_agent_csat: "Satisfied after an agent",
-    f_wait: "Wait p50 / p90", f_first: "First response p50 / p90", f_abandoned: "Abandoned waits",
-    f_expired: "Of them expired (customer silent)",
-    f_complaints: "Complaints", f_repeat: "Customers with a repeat complaint",
-    bot_only: "Bot only", after_agent: "After an agent", contained: "Solved by the bot", handed_off: "Handed off",
-    claimed: "Claimed", abandoned: "Abandoned", waiting: "Other (waiting, open)",
-    wait: "Wait", first_response: "First response", share: "Satisfied %",
-    customer: "Customer {label}", drill_low: "Ratings of at most 2 stars for {agent}", drill_all: "All ratings for {agent}",
-    open: "Open", bad_token: "That token is not valid.", not_supervisor: "That token is not a supervisor's.",
-    error: "The server answered {status}: {detail}", none_dash: "–",
-  },
+  title: ["Berichte", "reports"], language: ["Sprache", "Language"], sign_out: ["Abmelden", "Sign out"], token: ["Supervisor-Token", "Supervisor token"], sign_in: ["Anmelden", "Sign in"],
+  from: ["Von", "From"], to: ["Bis", "To"], show: ["Anzeigen", "Show"], last7: ["Letzte 7 Tage", "Last 7 days"], last30: ["Letzte 30 Tage", "Last 30 days"],
+  csv_feedback: ["Bewertungen (CSV)", "Ratings (CSV)"], csv_complaints: ["Reklamationen (CSV)", "Complaints (CSV)"],
+  csat_trend: ["Zufriedenheit pro Woche", "Satisfaction by week"], distribution: ["Verteilung der Sterne", "Rating distribution"], containment: ["Bot und Team", "Bot and team"],
+  reasons: ["Gründe für die Übergabe", "Handoff reasons"], times: ["Wartezeit und erste Antwort (Sekunden)", "Wait and first response (seconds)"], queue: ["Warteschlange", "Queue outcomes"],
+  complaints_weeks: ["Reklamationen nach Kategorie und Woche", "Complaints by category and week"], agents: ["Mitarbeitende", "Agents"], agent: ["Mitarbeiter:in", "Agent"],
+  ratings: ["Bewertungen", "Ratings"], average: ["Durchschnitt", "Average"], satisfied: ["Zufrieden", "Satisfied"], low: ["≤ 2 ★", "≤ 2 ★"],
+  no_agent_ratings: ["Keine Bewertungen nach Gesprächen mit dem Team in diesem Zeitraum.", "No ratings after agent conversations in this period."],
+  unknown: ["Was der Bot als Nächstes lernen sollte", "What the bot should learn next"], message: ["Nachricht (maskiert)", "Message (masked)"], count: ["Anzahl", "Count"], none: ["Keine in diesem Zeitraum.", "None in this period."],
+  when: ["Wann", "When"], stars: ["Sterne", "Stars"], comment: ["Kommentar", "Comment"], conversation: ["Gespräch", "Conversation"], transcript: ["Verlauf", "Transcript"],
+  f_conversations: ["Gespräche", "Conversations"], f_containment: ["Vom Bot gelöst", "Solved by the bot"], f_handoff: ["An das Team übergeben", "Handed to the team"],
+  f_csat: ["Zufrieden (4–5 ★)", "Satisfied (4–5 ★)"], f_average: ["Ø Sterne", "Average stars"], f_response: ["Antwortquote Bewertung", "Rating response rate"],
+  f_bot_csat: ["Zufrieden nur Bot", "Satisfied, bot only"], f_agent_csat: ["Zufrieden nach Team", "Satisfied after an agent"],
+  f_wait: ["Wartezeit p50 / p90", "Wait p50 / p90"], f_first: ["Erste Antwort p50 / p90", "First response p50 / p90"], f_abandoned: ["Abgebrochene Wartezeiten", "Abandoned waits"],
+  f_expired: ["Davon still verlassen (abgelaufen)", "Of them expired (customer silent)"],
+  f_complaints: ["Reklamationen", "Complaints"], f_repeat: ["Kunden mit wiederholter Reklamation", "Customers with a repeat complaint"],
+  bot_only: ["Nur Bot", "Bot only"], after_agent: ["Nach Team", "After an agent"], contained: ["Vom Bot gelöst", "Solved by the bot"], handed_off: ["Übergeben", "Handed off"],
+  claimed: ["Angenommen", "Claimed"], abandoned: ["Abgebrochen", "Abandoned"], waiting: ["Sonst (wartend, offen)", "Other (waiting, open)"],
+  wait: ["Wartezeit", "Wait"], first_response: ["Erste Antwort", "First response"], share: ["Zufrieden in %", "Satisfied %"],
+  customer: ["Kunde {label}", "Customer {label}"], drill_low: ["Bewertungen mit höchstens 2 Sternen von {agent}", "Ratings of at most 2 stars for {agent}"], drill_all: ["Alle Bewertungen von {agent}", "All ratings for {agent}"],
+  open: ["Öffnen", "Open"], bad_token: ["Dieser Token ist nicht gültig.", "That token is not valid."], not_supervisor: ["Dieser Token gehört keinem Supervisor.", "That token is not a supervisor's."],
+  error: ["Der Server antwortete {status}: {detail}", "The server answered {status}: {detail}"], none_dash: ["–", "–"],
 };
 
 const state = { token: null, lang: "en", summary: null, charts: {}, drill: null };
 const $ = (id) => document.getElementById(id);
 
 function t(key, values = {}) {
-  const text = (TEXTS[state.lang] || TEXTS.en)[key] || TEXTS.en[key] || key;
+  const text = TEXTS[key] ? TEXTS[key][state.lang === "de" ? 0 : 1] : key; // each text is [de, en]
   return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
 }
 
