@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from core.attachments import AttachmentConfig
+
 
 class ThrottleConfig(Protocol):
     """Wrong agent tokens per client address (handoff/web/throttle.py). Here, not beside the
@@ -20,8 +22,9 @@ class ThrottleConfig(Protocol):
     def signin_max_delay_seconds(self) -> float: ...
 
 
-class DeskConfig(ThrottleConfig, Protocol):
-    """Also the sign-in throttle's settings (ThrottleConfig: wrong agent tokens per client address)."""
+class DeskConfig(ThrottleConfig, AttachmentConfig, Protocol):
+    """Also the sign-in throttle's settings (ThrottleConfig: wrong agent tokens per client address) and
+    where agents' attachments are kept (AttachmentConfig, core/attachments.py)."""
 
     @property
     def agent_tokens(self) -> str: ...  # "name:token,name:token:supervisor"
@@ -79,12 +82,3 @@ class DeskConfig(ThrottleConfig, Protocol):
 
     @property
     def replies_file(self) -> str: ...  # the shop's canned replies (REPLIES_FILE)
-
-    @property
-    def attachment_dir(self) -> str: ...
-
-    @property
-    def attachment_max_mb(self) -> float: ...
-
-    @property
-    def attachment_ttl_hours(self) -> float: ...
