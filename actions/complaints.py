@@ -8,7 +8,7 @@ stores the row under a reference and either promises a reply or, when a person i
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import db, shop
+from actions.asking import Question, SkippableQuestion, skip_button
 from actions.complaint_store import NewComplaint, add_detail, complaint_to_follow, status_of, store_complaint
 from actions.forms import FormValidationWithNotes
 from actions.handoff import handoff_payload, send_handoff
@@ -151,25 +152,21 @@ STATUS_LABELS: dict[str, dict[str, str]] = {
     "rejected": {"de": "abgelehnt", "en": "rejected"},
 }
 
-# How the bot repeats a category back ("Bestellung AK-100003, beschädigt: …").
-CATEGORY_SHORT: dict[str, dict[str, str]] = {
-    "damaged": {"de": "beschädigt", "en": "damaged"},
-    "wrong_item": {"de": "falscher Artikel", "en": "wrong item"},
-    "late_or_missing": {"de": "Lieferung verspätet oder fehlt", "en": "delivery late or missing"},
-    "billing": {"de": "Rechnung oder Zahlung", "en": "billing or payment"},
-    "defect": {"de": "defekt", "en": "defective"},
-    "service": {"de": "Kundenservice", "en": "customer service"},
-    "other": {"de": "Sonstiges", "en": "other"},
-}
 
-CATEGORY_LABELS: dict[str, dict[str, str]] = {
-    "damaged": {"de": "Ware beschädigt", "en": "Item damaged"},
-    "wrong_item": {"de": "Falscher Artikel", "en": "Wrong item"},
-    "late_or_missing": {"de": "Lieferung verspätet / fehlt", "en": "Delivery late / missing"},
-    "billing": {"de": "Rechnung & Zahlung", "en": "Billing & payment"},
-    "defect": {"de": "Artikel defekt", "en": "Item defective"},
-    "service": {"de": "Kundenservice", "en": "Customer service"},
-    "other": {"de": "Etwas anderes", "en": "Something else"},
+# Each category's names in each language.
+class CategoryName(NamedTuple):
+    label: str  # on its button
+    short: str  # how the bot repeats it back ("Bestellung AK-100003, beschädigt: …")
+
+
+CATEGORY_NAMES: dict[str, dict[str, CategoryName]] = {
+    "damaged": {"de": CategoryName("Ware beschädigt", "beschädigt"), "en": CategoryName("Item damaged", "damaged")},
+    "wrong_item": {"de": CategoryName("Falscher Artikel", "falscher Artikel"), "en": CategoryName("Wrong item", "wrong item")},
+    "late_or_missing": {"de": CategoryName("Lieferung verspätet / fehlt", "Lieferung verspätet oder fehlt"), "en": CategoryName("Delivery late / missing", "delivery late or missing")},
+    "billing": {"de": CategoryName("Rechnung & Zahlung", "Rechnung oder Zahlung"), "en": CategoryName("Billing & payment", "billing or payment")},
+    "defect": {"de": CategoryName("Artikel defekt", "defekt"), "en": CategoryName("Item defective", "defective")},
+    "service": {"de": CategoryName("Kundenservice", "Kundenservice"), "en": CategoryName("Customer service", "customer service")},
+    "other": {"de": CategoryName("Etwas anderes", "Sonstiges"), "en": CategoryName("Something else", "other")},
 }
 
 
@@ -185,7 +182,7 @@ def category_in_text(text: str) -> str | None:
 def category_buttons(lang: str) -> list[dict[str, str]]:
     """One button per category; the payload reuses `complain`, which keeps the running form going."""
     return [
-        {"title": CATEGORY_LABELS[c][lang], "payload": f'/complain{{"complaint_category": "{c}"}}'}
+        {"title": CATEGORY_NAMES[c][lang].label, "payload": f'/complain{{"complaint_category": "{c}"}}'}
         for c in CATEGORIES
     ]
 
@@ -227,8 +224,8 @@ def understood(tracker: Tracker, lang: str, with_description: bool = True) -> st
     if number:
         parts.append(pick(TEXTS, "order_label", lang, number=number))
     category = tracker.get_slot("complaint_category")
-    if category in CATEGORY_SHORT:
-        parts.append(CATEGORY_SHORT[category][lang])
+    if category in CATEGORY_NAMES:
+        parts.append(CATEGORY_NAMES[category][lang].short)
     text = ", ".join(parts)
     description = tracker.get_slot("complaint_description")
     if with_description and description:
@@ -321,55 +318,46 @@ class ValidateComplaintForm(FormValidationWithNotes):
         return {}
 
 
-class ActionAskComplaintCategory(Action):
+class ActionAskComplaintCategory(Question):
     def name(self) -> str:
         return "action_ask_complaint_category"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        lang = language_of(tracker)
+    def ask(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> None:
         dispatcher.utter_message(text=pick(TEXTS, "ask_category", lang), buttons=category_buttons(lang))
-        return []
 
 
-class ActionAskComplaintDescription(Action):
+class ActionAskComplaintDescription(Question):
     """Asks what happened, repeating what the customer already said (so they can correct it)."""
 
     def name(self) -> str:
         return "action_ask_complaint_description"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        lang = language_of(tracker)
+    def ask(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> None:
         known = understood(tracker, lang, with_description=False)
         prefix = pick(TEXTS, "understood", lang, understood=known) + " " if known else ""
         dispatcher.utter_message(text=prefix + pick(TEXTS, "ask_description", lang))
-        return []
 
 
-class ActionAskComplaintOrderNumber(Action):
+class ActionAskComplaintOrderNumber(Question):
     """Asks for the order number; for service/other complaints with a button to go on without one."""
 
     def name(self) -> str:
         return "action_ask_complaint_form_order_number"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        lang = language_of(tracker)
+    def ask(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> None:
         if tracker.get_slot("complaint_category") in _NO_ORDER_CATEGORIES:
             dispatcher.utter_message(text=pick(TEXTS, "ask_order_number_optional", lang),
-                                     buttons=[{"title": TEXTS["skip_order"][lang], "payload": "/deny"}])
+                                     buttons=[skip_button(TEXTS["skip_order"][lang])])
         else:
             dispatcher.utter_message(text=pick(TEXTS, "ask_order_number", lang))
-        return []
 
 
-class ActionAskComplaintPhoto(Action):
+class ActionAskComplaintPhoto(SkippableQuestion):
+    texts, question, skip = TEXTS, "ask_photo", "no_photo"
+
     def name(self) -> str:
         return "action_ask_complaint_photo"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        lang = language_of(tracker)
-        dispatcher.utter_message(text=pick(TEXTS, "ask_photo", lang),
-                                 buttons=[{"title": TEXTS["no_photo"][lang], "payload": "/deny"}])
-        return []
 
 
 class ActionSubmitComplaint(Action):

@@ -19,6 +19,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions import db
+from actions.asking import SkippableQuestion
 from actions.forms import FormValidationWithNotes
 from actions.language import language_of, pick
 from actions.session import channel_of
@@ -223,15 +224,12 @@ class ActionAskRating(Action):
         return [SlotSet("rating_asked", True)]
 
 
-class ActionAskRatingComment(Action):
+class ActionAskRatingComment(SkippableQuestion):
+    texts, question, skip = TEXTS, "ask_comment", "no_comment"
+
     def name(self) -> str:
         return "action_ask_rating_comment"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        lang = language_of(tracker)
-        dispatcher.utter_message(text=pick(TEXTS, "ask_comment", lang),
-                                 buttons=[{"title": TEXTS["no_comment"][lang], "payload": "/deny"}])
-        return []
 
 
 class ActionStoreFeedback(Action):
