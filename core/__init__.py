@@ -11,4 +11,5 @@
 - clock.py           aware UTC times (`utcnow`, `as_utc` for what SQLite hands back naive, `iso`)
 - fanout.py          one Redis pub/sub channel shared by every gateway process
 - shutdown.py        stopping background work within a bound
+- request_body.py    the JSON body of an API request ({} when none, None when not JSON)
 """

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -30,6 +29,7 @@ from bot.privacy.stores import BadSubject, Families, Stores, tracker_engine
 from bot.router import Router
 from bot.settings import Settings
 from core.attachments import AttachmentStore
+from core.request_body import json_body
 from handoff.web.api import AgentRoutes, error
 from handoff.web.auth import Role
 
@@ -57,7 +57,7 @@ class PrivacyRoutes:
         return web.json_response(await self.privacy.export(subject, supervisor))
 
     async def erase(self, request: web.Request, supervisor: str) -> web.Response:
-        body = await _json(request)
+        body = await json_body(request)
         try:
             subject = self.privacy.stores.families.subject(body if isinstance(body, dict) else {})
         except BadSubject as exc:
@@ -69,7 +69,7 @@ class PrivacyRoutes:
         return web.json_response({"entries": await self.privacy.audit.entries()})
 
     async def customer_erase(self, request: web.Request) -> web.Response:
-        body = await _json(request)
+        body = await json_body(request)
         session_id = body.get("session_id") if isinstance(body, dict) else None
         try:  # the widget's own route: a web chat customer names themselves by their session id
             subject = self.privacy.stores.families.subject({WIDGET_FAMILY: session_id})
@@ -81,15 +81,6 @@ class PrivacyRoutes:
     async def widget_config(self, _request: web.Request) -> web.Response:
         return web.json_response({"privacy_url": self.settings.privacy_url or None},
                                  headers={"Cache-Control": "max-age=300"})
-
-
-async def _json(request: web.Request) -> Any:
-    if not request.can_read_body:
-        return {}
-    try:
-        return await request.json()
-    except ValueError:
-        return None
 
 
 def setup_privacy(

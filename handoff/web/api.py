@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.client_address import TrustedProxies, client_address
 from core.contract import DeliveryFailed, WindowClosed
+from core.request_body import json_body
 from handoff.queue.desk_queue import ClaimRefused, NotOwner
 from handoff.web.access import DeskAccess, Refusal
 from handoff.web.auth import AgentAuth, Role
@@ -155,7 +156,7 @@ class AgentRoutes:
 
     async def message(self, request: web.Request, agent: str) -> web.Response:
         cid = request.match_info["conversation_id"]
-        body = await _json(request)
+        body = await json_body(request)
         text = body.get("text") if isinstance(body, dict) else None
         if not isinstance(text, str) or not text.strip():
             return error(400, "bad_request", 'send {"text": "<message to the customer>"}')
@@ -181,7 +182,7 @@ class AgentRoutes:
         return web.json_response({"released": True, "position": position})
 
     async def close(self, request: web.Request, agent: str) -> web.Response:
-        body = await _json(request)
+        body = await json_body(request)
         note = body.get("note", "") if isinstance(body, dict) else ""
         if not isinstance(note, str):
             return error(400, "bad_request", 'send {"note": "<resolution note>"}')
@@ -261,15 +262,6 @@ class AgentRoutes:
         if not isinstance(frame, dict) or frame.get("type") != "auth" or not isinstance(frame.get("token"), str):
             return None
         return await self.sign_in(address, frame["token"])
-
-
-async def _json(request: web.Request) -> Any:
-    if not request.can_read_body:
-        return {}
-    try:
-        return await request.json()
-    except ValueError:
-        return None
 
 
 def throttled(locked: Locked) -> web.Response:
