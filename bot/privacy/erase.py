@@ -114,32 +114,37 @@ class Eraser:
     async def not_sent(self, ids: set[str], older_than: float | None = None) -> int:
         """Removes the not-sent records of these conversations (or, with `older_than`, of any
         conversation, recorded before that time)."""
-        redis = self.stores.redis
-        removed = 0
-        for raw in await redis.lrange(gateway_keys.NOT_SENT, 0, -1):
-            try:
-                entry = json.loads(raw)
-                cid, at = entry.get("conversation_id"), float(entry.get("at", 0))
-            except (ValueError, TypeError, AttributeError):
-                cid, at = None, 0.0
-            if cid in ids or (older_than is not None and at < older_than):
-                removed += int(await redis.lrem(gateway_keys.NOT_SENT, 1, str(raw)))
-        return removed
+
+        def parse(raw: str | bytes) -> tuple[Any, float]:
+            entry = json.loads(raw)
+            return entry.get("conversation_id"), float(entry.get("at", 0))
+
+        return await self._prune_list(gateway_keys.NOT_SENT, parse, ids, older_than)
 
     async def dead_letters(self, ids: set[str], older_than: float | None = None) -> int:
         """Removes the dead letters of these conversations (or, with `older_than`, of any
         conversation, parked before that time)."""
+
+        def parse(raw: str | bytes) -> tuple[Any, float]:
+            letter = json.loads(raw)
+            return json.loads(letter["entry"]).get("conversation_id"), float(letter.get("at", 0))
+
+        return await self._prune_list(gateway_keys.DEAD_LETTER, parse, ids, older_than)
+
+    async def _prune_list(
+        self, key: str, parse: Callable[[str | bytes], tuple[Any, float]], ids: set[str], older_than: float | None
+    ) -> int:
+        """Removes the entries of a Redis list whose (conversation id, time), as `parse` reads them, is one
+        of `ids` or older than `older_than`; an entry it cannot read counts as neither."""
         redis = self.stores.redis
         removed = 0
-        for raw in await redis.lrange(gateway_keys.DEAD_LETTER, 0, -1):
+        for raw in await redis.lrange(key, 0, -1):
             try:
-                letter = json.loads(raw)
-                cid = json.loads(letter["entry"]).get("conversation_id")
-                at = float(letter.get("at", 0))
+                cid, at = parse(raw)
             except (ValueError, KeyError, TypeError, AttributeError):
                 cid, at = None, 0.0
             if cid in ids or (older_than is not None and at < older_than):
-                removed += int(await redis.lrem(gateway_keys.DEAD_LETTER, 1, str(raw)))
+                removed += int(await redis.lrem(key, 1, str(raw)))
         return removed
 
     async def _sql(self, batch: list[str], keep_warranty: bool) -> Counter[str]:
