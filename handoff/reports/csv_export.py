@@ -8,7 +8,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,23 +45,27 @@ def render(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     return (BOM + out.getvalue()).encode("utf-8")
 
 
-async def feedback_csv(sessionmaker: async_sessionmaker[AsyncSession], period: Period) -> bytes:
+_Row = TypeVar("_Row", Feedback, Complaint)
+
+
+async def _created_in(sessionmaker: async_sessionmaker[AsyncSession], model: type[_Row], period: Period) -> Sequence[_Row]:
+    """The rows created in the period, oldest first."""
     async with sessionmaker() as session:
-        rows = (await session.scalars(
-            select(Feedback).where(Feedback.created_at >= period.start, Feedback.created_at < period.end)
-            .order_by(Feedback.created_at, Feedback.id)
+        return (await session.scalars(
+            select(model).where(model.created_at >= period.start, model.created_at < period.end)
+            .order_by(model.created_at, model.id)
         )).all()
+
+
+async def feedback_csv(sessionmaker: async_sessionmaker[AsyncSession], period: Period) -> bytes:
+    rows = await _created_in(sessionmaker, Feedback, period)
     return render(FEEDBACK_COLUMNS, (
         (_local(r.created_at, period), customer_label(r.conversation_id), r.channel, r.rating, r.agent_id, r.comment) for r in rows
     ))
 
 
 async def complaints_csv(sessionmaker: async_sessionmaker[AsyncSession], period: Period) -> bytes:
-    async with sessionmaker() as session:
-        rows = (await session.scalars(
-            select(Complaint).where(Complaint.created_at >= period.start, Complaint.created_at < period.end)
-            .order_by(Complaint.created_at, Complaint.id)
-        )).all()
+    rows = await _created_in(sessionmaker, Complaint, period)
     return render(COMPLAINT_COLUMNS, (
         (_local(r.created_at, period), r.reference, customer_label(r.conversation_id), r.channel, r.category, r.order_number,
          r.status, r.description) for r in rows
