@@ -6,7 +6,7 @@ gateway and scripts/services.py work from these declarations and name no channel
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -38,6 +38,25 @@ class CustomerIds(Protocol):
     async def stored_ids(self, value: str, sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
         """Further ids the stores hold for the customer (rows of the contact, an earlier scheme's id)."""
         ...
+
+
+@dataclass
+class KeyedIds:
+    """CustomerIds of a family whose customer has one own id, keyed from the value that names them."""
+
+    family: str
+    id_prefix: str
+    value_name: str
+    describes: str
+    conversation_id: Callable[[str, str], str]  # (value, secret) -> id; raises NotACustomer
+    # Further ids the stores hold (see CustomerIds.stored_ids); None: there are none.
+    stored: Callable[[str, async_sessionmaker[AsyncSession]], Awaitable[list[str]]] | None = None
+
+    def own_ids(self, value: str, secret: str) -> list[str]:
+        return [self.conversation_id(value, secret)]
+
+    async def stored_ids(self, value: str, sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+        return [] if self.stored is None else await self.stored(value, sessionmaker)
 
 
 @dataclass(frozen=True)

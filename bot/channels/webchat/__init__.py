@@ -6,6 +6,6 @@ it to bot/channels/registry.py.
 from __future__ import annotations
 
 from bot.channels.folder import ChannelFolder
-from bot.channels.webchat.channel import WebChatIds, build
+from bot.channels.webchat.channel import WEBCHAT_IDS, build
 
-FOLDER = ChannelFolder(build, WebChatIds())
+FOLDER = ChannelFolder(build, WEBCHAT_IDS)

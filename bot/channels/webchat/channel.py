@@ -56,7 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import keys
 from bot.channels.base import ChannelParts
-from bot.channels.folder import NotACustomer
+from bot.channels.folder import KeyedIds, NotACustomer
 from bot.channels.webchat.upload import upload_route
 from bot.ids import keyed_id
 from bot.limits import Refused, SocketRate
@@ -93,26 +93,26 @@ def conversation_id(session_id: object, secret: str) -> str:
     return keyed_id(ID_PREFIX, secret, session_id)
 
 
-class WebChatIds:
-    """A web chat customer is named by their session id (the widget's `shopdesk.session`)."""
+def _own_id(session_id: str, secret: str) -> str:
+    try:
+        return conversation_id(session_id, secret)
+    except InvalidSessionId as exc:
+        raise NotACustomer(str(exc)) from None
 
-    family = FAMILY
-    id_prefix = ID_PREFIX
-    value_name = "session id"
-    describes = "the web chat session id (the widget's localStorage shopdesk.session)"
 
-    def own_ids(self, value: str, secret: str) -> list[str]:
-        try:
-            return [conversation_id(value, secret)]
-        except InvalidSessionId as exc:
-            raise NotACustomer(str(exc)) from None
+async def _earlier_ids(session_id: str, sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+    """The earlier scheme's id (`web-<session id>`), when older conversations are stored under it."""
+    earlier = ID_PREFIX + session_id
+    async with sessionmaker() as session:
+        stored = await session.scalar(select(Message.id).where(Message.conversation_id == earlier).limit(1))
+    return [] if stored is None else [earlier]
 
-    async def stored_ids(self, value: str, sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
-        """The earlier scheme's id (`web-<session id>`), when older conversations are stored under it."""
-        earlier = ID_PREFIX + value
-        async with sessionmaker() as session:
-            stored = await session.scalar(select(Message.id).where(Message.conversation_id == earlier).limit(1))
-        return [] if stored is None else [earlier]
+
+# A web chat customer is named by their session id (the widget's `shopdesk.session`).
+WEBCHAT_IDS = KeyedIds(
+    FAMILY, ID_PREFIX, "session id", "the web chat session id (the widget's localStorage shopdesk.session)",
+    _own_id, stored=_earlier_ids,
+)
 
 
 def message_frame(message: Outbound) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from bot.channels.base import ChannelParts
 from bot.channels.folder import ChannelFolder
 from bot.channels.whatsapp import standins
 from bot.channels.whatsapp.cloud_provider import CloudWhatsApp
-from bot.channels.whatsapp.rules import WhatsAppCustomers, WhatsAppIds, WhatsAppProvider
+from bot.channels.whatsapp.rules import WHATSAPP_IDS, WhatsAppCustomers, WhatsAppProvider
 from bot.channels.whatsapp.settings import WhatsAppSettings
 from bot.channels.whatsapp.twilio_provider import TwilioWhatsApp
 from bot.settings import Settings
@@ -24,4 +24,4 @@ def build(settings: Settings, parts: ChannelParts) -> list[WhatsAppProvider]:
     return [TwilioWhatsApp(settings, own, parts, customers), CloudWhatsApp(own, parts, customers)]
 
 
-FOLDER = ChannelFolder(build, WhatsAppIds(), (standins.TWILIO, standins.CLOUD))
+FOLDER = ChannelFolder(build, WHATSAPP_IDS, (standins.TWILIO, standins.CLOUD))

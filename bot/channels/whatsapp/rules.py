@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import keys
 from bot.channels.base import ChannelParts
-from bot.channels.folder import NotACustomer
+from bot.channels.folder import KeyedIds, NotACustomer
 from bot.channels.whatsapp.settings import WhatsAppSettings
 from bot.contacts import Contacts
 from bot.ids import keyed_id
@@ -109,20 +109,19 @@ def template_for(text: str, template_sid: str) -> dict[str, object] | None:
     return {"content_sid": template_sid, "variables": {"1": text}} if template_sid else None
 
 
-class WhatsAppIds:
-    """A WhatsApp customer is named by their number (privacy export and erase)."""
+def _own_id(value: str, secret: str) -> str:
+    return conversation_id(_number(value), secret)
 
-    family = FAMILY
-    id_prefix = ID_PREFIX
-    value_name = "number"
-    describes = "the customer's WhatsApp number, e.g. +4915110000001"
 
-    def own_ids(self, value: str, secret: str) -> list[str]:
-        return [conversation_id(_number(value), secret)]
+async def _contact_ids(value: str, sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+    """The conversations whose contact has the number (also those of an earlier id scheme)."""
+    return await Contacts(sessionmaker).conversations_at(_number(value))
 
-    async def stored_ids(self, value: str, sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
-        """The conversations whose contact has the number (also those of an earlier id scheme)."""
-        return await Contacts(sessionmaker).conversations_at(_number(value))
+
+# A WhatsApp customer is named by their number (privacy export and erase).
+WHATSAPP_IDS = KeyedIds(
+    FAMILY, ID_PREFIX, "number", "the customer's WhatsApp number, e.g. +4915110000001", _own_id, stored=_contact_ids,
+)
 
 
 def _number(value: str) -> str:
