@@ -77,14 +77,19 @@ async def test_an_agents_resolution_reaches_the_whatsapp_customer_who_then_rates
     assert all(e["at"] for e in view["timeline"])
 
 
+async def _complaint_told(customer: gw.WebchatClient, complaint: str) -> str:
+    """The reference the bot gives back for `complaint`, told by a customer who has just connected."""
+    await customer.next("history")
+    await customer.say(complaint)
+    while not (found := REFERENCE.search((await customer.next("message"))["text"] or "")):
+        pass
+    return found.group(0)
+
+
 async def test_the_widget_customer_hears_a_rejection_live_and_reads_it_on_the_next_visit(gateway: gw.Gateway) -> None:
     session_id = gw.new_session_id()
     async with gw.WebchatClient.connect(gateway.ws_url, session_id, "en") as customer:
-        await customer.next("history")
-        await customer.say("My order AK-100001 arrived and the handle of the mug was broken off")
-        while not REFERENCE.search((frame := await customer.next("message"))["text"] or ""):
-            pass
-        reference = REFERENCE.search(frame["text"]).group(0)  # type: ignore[union-attr]
+        reference = await _complaint_told(customer, "My order AK-100001 arrived and the handle of the mug was broken off")
         status, body = await set_status(gateway, reference, {"status": "rejected", "resolution": "The mug was a clearance item."})
         assert status == 200, body
         while "News about your complaint" not in ((frame := await customer.next("message"))["text"] or ""):
@@ -103,11 +108,7 @@ async def test_the_widget_customer_hears_a_rejection_live_and_reads_it_on_the_ne
 async def test_a_closed_complaint_keeps_its_state_and_bad_requests_are_refused(gateway: gw.Gateway) -> None:
     session_id = gw.new_session_id()
     async with gw.WebchatClient.connect(gateway.ws_url, session_id, "de") as customer:
-        await customer.next("history")
-        await customer.say("Meine Bestellung AK-100002 kam an, aber die Flasche war zerbrochen und ausgelaufen")
-        while not REFERENCE.search((frame := await customer.next("message"))["text"] or ""):
-            pass
-    reference = REFERENCE.search(frame["text"]).group(0)  # type: ignore[union-attr]
+        reference = await _complaint_told(customer, "Meine Bestellung AK-100002 kam an, aber die Flasche war zerbrochen und ausgelaufen")
     assert (await set_status(gateway, reference, {"status": "resolved"}))[1]["error"] == "bad_request"
     assert (await set_status(gateway, reference, {"status": "closed"}))[1]["error"] == "bad_request"
     assert (await set_status(gateway, "RK-2026-ZZZZZ", {"status": "in_progress"}))[0] == 404

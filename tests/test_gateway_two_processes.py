@@ -61,10 +61,7 @@ async def test_an_agent_on_b_talks_to_a_customer_on_a_and_hands_back_for_the_rat
         await customer.next("history")
         await customer.say("Ich möchte bitte mit einem Menschen sprechen")
         await gw.eventually(lambda: _queue(agent, b), lambda queue: conversation in queue, timeout=30)
-        async with agent.post(f"{b.url}/api/handoff/{conversation}/claim") as response:
-            assert response.status == 200, await response.text()
-        async with agent.post(f"{b.url}/api/handoff/{conversation}/messages", json={"text": "Hallo, hier ist Anna. Wie kann ich helfen?"}) as response:
-            assert response.status == 200, await response.text()
+        await gw.agent_claims_and_says(agent, b.url, conversation, "Hallo, hier ist Anna. Wie kann ich helfen?")
         frame = await _next_from(customer, "agent")
         assert (frame["text"], frame["agent_id"]) == ("Hallo, hier ist Anna. Wie kann ich helfen?", "anna")
 

@@ -65,11 +65,7 @@ async def test_whatsapp_complaint_goes_to_an_agent_and_the_rating_carries_the_ag
             assert "You charged me twice for the same order" in [m["text"] for m in view["transcript"]]
             assert 0 < view["reply_window_seconds_left"] <= 24 * 3600
 
-            async with agent.post(f"{gateway.url}/api/handoff/{conversation}/claim") as response:
-                assert response.status == 200, await response.text()
-            async with agent.post(f"{gateway.url}/api/handoff/{conversation}/messages",
-                                  json={"text": "Hello, this is Anna. I'll refund the double charge."}) as response:
-                assert response.status == 200, await response.text()
+            await gw.agent_claims_and_says(agent, gateway.url, conversation, "Hello, this is Anna. I'll refund the double charge.")
             await gw.eventually(lambda: gw.sent_to(twilio_standin, number),
                              lambda bodies: "Hello, this is Anna. I'll refund the double charge." in bodies)
 
@@ -110,11 +106,7 @@ async def test_web_chat_customer_talks_to_an_agent_and_rates_with_stars(gateway:
             kept = await agent_event(ws, "message", conversation, sender="customer")
             assert kept["text"] == "Es geht um eine falsche Lieferung."
 
-            async with agent.post(f"{gateway.url}/api/handoff/{conversation}/claim") as response:
-                assert response.status == 200, await response.text()
-            async with agent.post(f"{gateway.url}/api/handoff/{conversation}/messages",
-                                  json={"text": "Hallo, hier ist Anna. Was wurde geliefert?"}) as response:
-                assert response.status == 200, await response.text()
+            await gw.agent_claims_and_says(agent, gateway.url, conversation, "Hallo, hier ist Anna. Was wurde geliefert?")
             while (frame := await customer.next("message"))["sender"] != "agent":
                 pass
             assert (frame["text"], frame["agent_id"]) == ("Hallo, hier ist Anna. Was wurde geliefert?", "anna")

@@ -349,24 +349,15 @@ async def test_killed_rasa_restarts_and_every_message_is_answered_once_while_the
 
 
 @pytest.mark.timeout(300)
-async def test_killed_action_server_restarts_and_every_message_is_answered_once(
-    run: Run, customers: tuple[WebCustomer, WhatsAppCustomer],
+@pytest.mark.parametrize(("service", "figure"), [
+    pytest.param("actions", "action server", id="action_server"),
+    pytest.param("redis", "redis", id="redis_with_its_data"),
+    pytest.param("gateway-1", "gateway process", id="gateway_process_while_the_other_serves"),
+])
+async def test_killed_service_restarts_and_every_message_is_answered_once(
+    run: Run, customers: tuple[WebCustomer, WhatsAppCustomer], service: str, figure: str,
 ) -> None:
-    FIGURES["action server"] = await _kill_while_sending(run, "actions", *customers)
-
-
-@pytest.mark.timeout(300)
-async def test_killed_redis_restarts_with_its_data_and_every_message_is_answered_once(
-    run: Run, customers: tuple[WebCustomer, WhatsAppCustomer],
-) -> None:
-    FIGURES["redis"] = await _kill_while_sending(run, "redis", *customers)
-
-
-@pytest.mark.timeout(300)
-async def test_killed_gateway_process_restarts_while_the_other_serves_and_every_message_is_answered_once(
-    run: Run, customers: tuple[WebCustomer, WhatsAppCustomer],
-) -> None:
-    FIGURES["gateway process"] = await _kill_while_sending(run, "gateway-1", *customers)
+    FIGURES[figure] = await _kill_while_sending(run, service, *customers)
 
 
 @pytest.mark.timeout(900)

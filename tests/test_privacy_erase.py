@@ -73,10 +73,7 @@ async def whatsapp_complaint_handoff_and_rating(gateway: gw.Gateway, twilio: str
         await gw.eventually(lambda: gw.sent_to(twilio, number), lambda bodies: len(bodies) >= 2)
         await say(gateway, number, COMPLAINT)
         await gw.eventually(lambda: gw.sent_to(twilio, number), lambda bodies: any(re.search(r"number \d+", b) for b in bodies))
-        async with agent.post(f"{gateway.url}/api/handoff/{conversation}/claim") as response:
-            assert response.status == 200, await response.text()
-        async with agent.post(f"{gateway.url}/api/handoff/{conversation}/messages", json={"text": AGENT_LINE}) as response:
-            assert response.status == 200, await response.text()
+        await gw.agent_claims_and_says(agent, gateway.url, conversation, AGENT_LINE)
         await say(gateway, number, AFTER_CLAIM)
         await gw.eventually(lambda: _transcript_has(gateway, conversation, AFTER_CLAIM), bool)
         before = len(await gw.sent_to(twilio, number))

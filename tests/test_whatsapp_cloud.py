@@ -193,11 +193,7 @@ async def test_cloud_complaint_goes_to_an_agent_and_the_tapped_rating_carries_th
             entry = (await agent_event(ws, "added", conversation))["entry"]
             assert (entry["reason"], entry["priority"], entry["channel"]) == ("billing_complaint", 2, "whatsapp")
 
-            async with agent.post(f"{gateway.url}/api/handoff/{conversation}/claim") as response:
-                assert response.status == 200, await response.text()
-            async with agent.post(f"{gateway.url}/api/handoff/{conversation}/messages",
-                                  json={"text": "Hello, this is Anna. I'll refund the double charge."}) as response:
-                assert response.status == 200, await response.text()
+            await gw.agent_claims_and_says(agent, gateway.url, conversation, "Hello, this is Anna. I'll refund the double charge.")
             await gw.eventually(lambda: gw.cloud_sent_to(cloud_standin, number),
                              lambda s: "Hello, this is Anna. I'll refund the double charge." in gw.cloud_texts(s))
 

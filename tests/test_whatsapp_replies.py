@@ -18,9 +18,12 @@ RATING = Outbound(
 )
 
 
-async def _first_contact(gateway: gw.Gateway, twilio_standin: str, number: str) -> list[str]:
+@pytest.fixture
+async def contacted(gateway: gw.Gateway, twilio_standin: str) -> tuple[str, list[str]]:
+    """A new number that has written "Hallo", and what the stand-in sent it in answer."""
+    number = gw.new_number()
     assert (await gateway.webhook(gw.whatsapp_form(number, "Hallo")))[0] == 200
-    return await gw.eventually(lambda: gw.sent_to(twilio_standin, number), bool)
+    return number, await gw.eventually(lambda: gw.sent_to(twilio_standin, number), bool)
 
 
 def test_buttons_become_a_numbered_list_under_the_text() -> None:
@@ -50,10 +53,9 @@ def test_splitter_cuts_at_paragraphs_then_lines_then_sentences_then_words() -> N
 
 
 async def test_buttons_go_out_numbered_and_a_digit_or_title_answers_with_the_payload(
-    gateway: gw.Gateway, twilio_standin: str, database_url: str,
+    contacted: tuple[str, list[str]], gateway: gw.Gateway, twilio_standin: str, database_url: str,
 ) -> None:
-    number = gw.new_number()
-    before = await _first_contact(gateway, twilio_standin, number)
+    number, before = contacted
     conversation = gw.whatsapp_id(number)
 
     await gateway.parts.delivery.deliver(conversation, [RATING])
@@ -74,10 +76,9 @@ async def test_buttons_go_out_numbered_and_a_digit_or_title_answers_with_the_pay
 
 
 async def test_a_long_reply_arrives_in_pieces_of_at_most_1600_characters(
-    gateway: gw.Gateway, twilio_standin: str,
+    contacted: tuple[str, list[str]], gateway: gw.Gateway, twilio_standin: str,
 ) -> None:
-    number = gw.new_number()
-    before = await _first_contact(gateway, twilio_standin, number)
+    number, before = contacted
     long_text = "\n".join(f"Punkt {i}: Rücksendungen sind innerhalb von 30 Tagen kostenlos möglich." for i in range(60))
     await gateway.parts.delivery.deliver(gw.whatsapp_id(number), [Outbound(text=long_text)])
     sent = await gw.eventually(lambda: gw.sent_to(twilio_standin, number), lambda s: len(s) >= len(before) + 3)
@@ -89,10 +90,9 @@ async def test_a_long_reply_arrives_in_pieces_of_at_most_1600_characters(
 
 
 async def test_stop_means_no_more_messages_until_the_customer_writes_again(
-    gateway: gw.Gateway, twilio_standin: str, database_url: str,
+    contacted: tuple[str, list[str]], gateway: gw.Gateway, twilio_standin: str, database_url: str,
 ) -> None:
-    number = gw.new_number()
-    await _first_contact(gateway, twilio_standin, number)
+    number, _ = contacted
     conversation = gw.whatsapp_id(number)
     assert (await gateway.webhook(gw.whatsapp_form(number, "STOP")))[0] == 200
     count = len(await gw.sent_to(twilio_standin, number))
@@ -140,10 +140,9 @@ async def test_more_than_twenty_messages_a_minute_get_one_clear_answer(
 
 
 async def test_outside_the_24_hour_window_only_the_approved_template_goes_out(
-    gateway: gw.Gateway, twilio_standin: str, database_url: str,
+    contacted: tuple[str, list[str]], gateway: gw.Gateway, twilio_standin: str, database_url: str,
 ) -> None:
-    number = gw.new_number()
-    before = await _first_contact(gateway, twilio_standin, number)
+    number, before = contacted
     conversation = gw.whatsapp_id(number)
     await gw.last_wrote_hours_ago(database_url, conversation, 25)
     window = await gateway.parts.delivery.reply_window(conversation)
