@@ -58,7 +58,7 @@ async def test_an_agents_resolution_reaches_the_whatsapp_customer_who_then_rates
     status, body = await set_status(gateway, reference, {"status": "resolved", "resolution": "Wir schicken dir die Bestellung neu."})
     assert status == 200, body
     bodies = await gw.eventually(lambda: gw.sent_to(twilio_standin, number),
-                              lambda bodies: any("Gib uns 1 bis 5 Sterne" in b for b in bodies))
+                                 lambda bodies: any("Gib uns 1 bis 5 Sterne" in b for b in bodies))
     notice = next(b for b in bodies if "Neuigkeiten" in b)
     assert reference in notice and "erledigt" in notice and "Wir schicken dir die Bestellung neu." in notice
     assert "Reklamation" in bodies[-1]  # "… wie wir deine Reklamation bearbeitet haben?" with numbered stars

@@ -52,7 +52,7 @@ async def test_whatsapp_complaint_goes_to_an_agent_and_the_rating_carries_the_ag
             entry = added["entry"]
             assert (entry["reason"], entry["priority"], entry["channel"], entry["language"]) == ("billing_complaint", 2, "whatsapp", "en")
             bodies = await gw.eventually(lambda: gw.sent_to(twilio_standin, number),
-                                      lambda bodies: any(re.search(r"number \d+", b) for b in bodies))
+                                         lambda bodies: any(re.search(r"number \d+", b) for b in bodies))
             assert any("in the queue" in b for b in bodies)
 
             async with agent.get(f"{gateway.url}/api/conversations/{conversation}") as response:
@@ -67,7 +67,7 @@ async def test_whatsapp_complaint_goes_to_an_agent_and_the_rating_carries_the_ag
 
             await gw.agent_claims_and_says(agent, gateway.url, conversation, "Hello, this is Anna. I'll refund the double charge.")
             await gw.eventually(lambda: gw.sent_to(twilio_standin, number),
-                             lambda bodies: "Hello, this is Anna. I'll refund the double charge." in bodies)
+                                lambda bodies: "Hello, this is Anna. I'll refund the double charge." in bodies)
 
             await say_on_whatsapp(gateway, number, "Thank you, how long will it take?")
             message = await agent_event(ws, "message", conversation, sender="customer")

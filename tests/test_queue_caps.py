@@ -146,10 +146,10 @@ async def test_a_silent_queued_customer_expires_is_recorded_abandoned_and_counte
         # The widget is closed and the customer writes nothing more.
         await gw.eventually(lambda: in_queue(own_redis, cid), lambda queued: not queued, timeout=20)
         rows = await gw.eventually(lambda: handoff_rows(database_url, cid),
-                                lambda hs: len(hs) == 1 and hs[0].outcome == "expired", timeout=10)
+                                   lambda hs: len(hs) == 1 and hs[0].outcome == "expired", timeout=10)
         assert rows[0].abandoned_at is not None and rows[0].closed_at is not None and rows[0].claimed_at is None
         lines = await gw.eventually(lambda: gw.transcript(database_url, cid),
-                                 lambda ls: ("bot", texts.text("queue_expired", "de")) in ls, timeout=10)
+                                    lambda ls: ("bot", texts.text("queue_expired", "de")) in ls, timeout=10)
         assert lines[-1] == ("bot", texts.text("queue_expired", "de"))
         after = await queue_figures(running)
         assert after["expired"] == before["expired"] + 1
@@ -192,7 +192,7 @@ async def test_whatsapp_customers_have_no_address_share_and_expire_when_silent(
 
         async def told_expired(number: str) -> list[str]:
             return await gw.eventually(lambda: gw.sent_to(twilio_standin, number),
-                                    lambda bs: texts.text("queue_expired", "de") in bs, timeout=60, every=0.5)
+                                       lambda bs: texts.text("queue_expired", "de") in bs, timeout=60, every=0.5)
 
         for number in numbers:
             bodies = await told_expired(number)

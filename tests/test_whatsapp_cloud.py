@@ -195,13 +195,13 @@ async def test_cloud_complaint_goes_to_an_agent_and_the_tapped_rating_carries_th
 
             await gw.agent_claims_and_says(agent, gateway.url, conversation, "Hello, this is Anna. I'll refund the double charge.")
             await gw.eventually(lambda: gw.cloud_sent_to(cloud_standin, number),
-                             lambda s: "Hello, this is Anna. I'll refund the double charge." in gw.cloud_texts(s))
+                                lambda s: "Hello, this is Anna. I'll refund the double charge." in gw.cloud_texts(s))
 
             before = len(await gw.cloud_sent_to(cloud_standin, number))
             async with agent.post(f"{gateway.url}/api/handoff/{conversation}/close", json={"note": "Refund issued"}) as response:
                 assert (await response.json())["handed_back"] is True
             sent = await gw.eventually(lambda: gw.cloud_sent_to(cloud_standin, number),
-                                    lambda s: any(m["type"] == "interactive" for m in s[before:]))
+                                       lambda s: any(m["type"] == "interactive" for m in s[before:]))
             rating = next(m for m in sent[before:] if m["type"] == "interactive")
             four = rating["interactive"]["action"]["sections"][0]["rows"][3]
             count = len(sent)
