@@ -323,6 +323,20 @@ async def inbox_worked(gateway: Gateway, conversation_id: str, timeout: float = 
         await redis.aclose()
 
 
+async def agent_does(
+    agent: aiohttp.ClientSession, gateway_url: str, conversation_id: str, action: str, body: dict[str, Any] | None = None,
+) -> None:
+    """`action` (claim, messages, close, ...) on the desk's API as the signed-in `agent`; the desk must take it."""
+    async with agent.post(f"{gateway_url}/api/handoff/{conversation_id}/{action}", json=body) as response:
+        assert response.status == 200, await response.text()
+
+
+async def agent_claims_and_says(agent: aiohttp.ClientSession, gateway_url: str, conversation_id: str, text: str) -> None:
+    """The agent takes the conversation and writes `text` to its customer."""
+    await agent_does(agent, gateway_url, conversation_id, "claim")
+    await agent_does(agent, gateway_url, conversation_id, "messages", {"text": text})
+
+
 async def attempts(redis: Redis, conversation_id: str, message_id: str) -> int:
     """How often the router has tried to handle one message (its `keys.handling` hash)."""
     return int(await redis.hget(keys.handling(conversation_id, message_id), "attempts") or 0)

@@ -136,6 +136,11 @@ class DeskHarness:
         request.setdefault("reason", "customer_request")
         await self.desk.request_handoff(conversation_id, channel, HandoffRequest(**request))
 
+    async def claimed(self, conversation_id: str, agent: str) -> None:
+        """The conversation handed off and taken by `agent` (the claim must succeed)."""
+        await self.handoff(conversation_id)
+        assert (await self.claim(conversation_id, agent)).status == 200
+
     async def socket(self, agent: str) -> Any:
         ws = await self.client.ws_connect("/agent/ws")
         await ws.send_json({"type": "auth", "token": self.agents[agent]})

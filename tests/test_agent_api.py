@@ -108,8 +108,7 @@ async def test_only_the_owner_may_write_release_or_close(redis_url, database_url
 async def test_agent_message_goes_to_the_customer_with_the_agent_id(redis_url, database_url):
     async with desk_app(redis_url, database_url) as h:
         cid = new_id()
-        await h.handoff(cid)
-        assert (await h.claim(cid, "anna-desk")).status == 200
+        await h.claimed(cid, "anna-desk")
         response = await h.say(cid, "anna-desk", "Hallo, hier ist Anna. Ich schaue mir das an.")
         assert response.status == 200
         _, sent = h.delivery.sent[-1]
@@ -122,8 +121,7 @@ async def test_agent_message_goes_to_the_customer_with_the_agent_id(redis_url, d
 async def test_a_message_outside_the_channels_reply_window_is_refused_with_its_reason(redis_url, database_url):
     async with desk_app(redis_url, database_url) as h:
         cid = new_id("wa-")
-        await h.handoff(cid)
-        assert (await h.claim(cid, "anna-desk")).status == 200
+        await h.claimed(cid, "anna-desk")
         h.delivery.windows[cid] = ReplyWindow(open=True, until=time.time() + 24 * 3600)
         view = await (await h.client.get(f"/api/conversations/{cid}", headers=h.auth("anna-desk"))).json()
         assert 23.9 * 3600 < view["reply_window_seconds_left"] <= 24 * 3600
@@ -145,8 +143,7 @@ async def test_a_message_outside_the_channels_reply_window_is_refused_with_its_r
 async def test_a_message_outside_the_window_is_sent_when_the_channel_has_a_template(redis_url, database_url):
     async with desk_app(redis_url, database_url) as h:
         cid = new_id("wa-")
-        await h.handoff(cid)
-        assert (await h.claim(cid, "anna-desk")).status == 200
+        await h.claimed(cid, "anna-desk")
         h.delivery.windows[cid] = ReplyWindow(open=False, until=time.time() - 6 * 3600, fallback=True)
         response = await h.say(cid, "anna-desk", "Wir haben Ihr Paket gefunden.")
         assert response.status == 200 and (await response.json())["template"] is True
@@ -157,8 +154,7 @@ async def test_a_message_outside_the_window_is_sent_when_the_channel_has_a_templ
 async def test_release_puts_the_conversation_back_in_the_queue(redis_url, database_url):
     async with desk_app(redis_url, database_url) as h:
         cid = new_id()
-        await h.handoff(cid)
-        assert (await h.claim(cid, "anna-desk")).status == 200
+        await h.claimed(cid, "anna-desk")
         response = await h.client.post(f"/api/handoff/{cid}/release", headers=h.auth("anna-desk"))
         assert response.status == 200 and (await response.json())["position"] == 1
         assert h.delivery.texts(cid)[-1] == "Du bist jetzt Nummer 1 in der Warteschlange."

@@ -11,49 +11,35 @@ import pytest
 import stack
 
 from bot.settings import Settings
-from tests.gateway_helpers import (
-    AGENT_TOKEN,
-    Gateway,
-    WebchatClient,
-    eventually,
-    gateway_env,
-    inbox_worked,
-    new_number,
-    new_session_id,
-    sent_to,
-    transcript,
-    webchat_id,
-    whatsapp_form,
-    whatsapp_id,
-)
+from tests import gateway_helpers as gw
 from tests.test_whatsapp_webhook import QUESTIONS
 
 
 @pytest.fixture(scope="module")
 def two_gateways(
     redis_url: str, database_url: str, rasa_server: str, twilio_standin: str, service_logs: Path,
-) -> Iterator[tuple[Gateway, Gateway]]:
+) -> Iterator[tuple[gw.Gateway, gw.Gateway]]:
     started: list[stack.Service] = []
     gateways = []
     try:
         for name in ("gateway-a", "gateway-b"):
             port = stack.free_port()
-            env = gateway_env(
+            env = gw.gateway_env(
                 redis_url, database_url, rasa_server, twilio_standin,
                 PUBLIC_URL=f"http://127.0.0.1:{port}",
             )
             started.append(stack.start_gateway(port, stack.app_env(**env), service_logs, name=name))
-            gateways.append(Gateway(url=started[-1].url, settings=Settings.from_env(env)))
+            gateways.append(gw.Gateway(url=started[-1].url, settings=Settings.from_env(env)))
         yield gateways[0], gateways[1]
     finally:
         for service in started:
             service.stop()
 
 
-async def test_a_reply_produced_on_b_reaches_the_socket_on_a(two_gateways: tuple[Gateway, Gateway]) -> None:
+async def test_a_reply_produced_on_b_reaches_the_socket_on_a(two_gateways: tuple[gw.Gateway, gw.Gateway]) -> None:
     a, b = two_gateways
-    session_id = new_session_id()
-    async with WebchatClient.connect(a.ws_url, session_id) as on_a, WebchatClient.connect(b.ws_url, session_id) as on_b:
+    session_id = gw.new_session_id()
+    async with gw.WebchatClient.connect(a.ws_url, session_id) as on_a, gw.WebchatClient.connect(b.ws_url, session_id) as on_b:
         await on_a.next("history")
         await on_b.next("history")
         await on_b.say("Was kostet der Versand nach Österreich?")
@@ -65,20 +51,17 @@ async def test_a_reply_produced_on_b_reaches_the_socket_on_a(two_gateways: tuple
 
 
 async def test_an_agent_on_b_talks_to_a_customer_on_a_and_hands_back_for_the_rating(
-    two_gateways: tuple[Gateway, Gateway], database_url: str,
+    two_gateways: tuple[gw.Gateway, gw.Gateway], database_url: str,
 ) -> None:
     a, b = two_gateways
-    session_id = new_session_id()
-    conversation = webchat_id(session_id)
-    agent_headers = {"Authorization": f"Bearer {AGENT_TOKEN}"}
-    async with WebchatClient.connect(a.ws_url, session_id) as customer, aiohttp.ClientSession(headers=agent_headers) as agent:
+    session_id = gw.new_session_id()
+    conversation = gw.webchat_id(session_id)
+    agent_headers = {"Authorization": f"Bearer {gw.AGENT_TOKEN}"}
+    async with gw.WebchatClient.connect(a.ws_url, session_id) as customer, aiohttp.ClientSession(headers=agent_headers) as agent:
         await customer.next("history")
         await customer.say("Ich möchte bitte mit einem Menschen sprechen")
-        await eventually(lambda: _queue(agent, b), lambda queue: conversation in queue, timeout=30)
-        async with agent.post(f"{b.url}/api/handoff/{conversation}/claim") as response:
-            assert response.status == 200, await response.text()
-        async with agent.post(f"{b.url}/api/handoff/{conversation}/messages", json={"text": "Hallo, hier ist Anna. Wie kann ich helfen?"}) as response:
-            assert response.status == 200, await response.text()
+        await gw.eventually(lambda: _queue(agent, b), lambda queue: conversation in queue, timeout=30)
+        await gw.agent_claims_and_says(agent, b.url, conversation, "Hallo, hier ist Anna. Wie kann ich helfen?")
         frame = await _next_from(customer, "agent")
         assert (frame["text"], frame["agent_id"]) == ("Hallo, hier ist Anna. Wie kann ich helfen?", "anna")
 
@@ -86,47 +69,47 @@ async def test_an_agent_on_b_talks_to_a_customer_on_a_and_hands_back_for_the_rat
             assert response.status == 200, await response.text()
         rating = await _next_with_buttons(customer)
     assert [b["payload"] for b in rating["buttons"]] == [f'/give_rating{{"rating": {n}}}' for n in range(1, 6)]
-    rows = await transcript(database_url, conversation)
+    rows = await gw.transcript(database_url, conversation)
     assert ("agent", "Hallo, hier ist Anna. Wie kann ich helfen?") in rows
 
 
 async def test_a_burst_spread_over_both_processes_is_answered_in_order(
-    two_gateways: tuple[Gateway, Gateway], twilio_standin: str, database_url: str,
+    two_gateways: tuple[gw.Gateway, gw.Gateway], twilio_standin: str, database_url: str,
 ) -> None:
-    number = new_number()
+    number = gw.new_number()
     for i, question in enumerate(QUESTIONS):  # a load balancer alternating between the two
         target = two_gateways[i % 2]
-        assert (await target.webhook(whatsapp_form(number, question)))[0] == 200
+        assert (await target.webhook(gw.whatsapp_form(number, question)))[0] == 200
 
-    conversation = whatsapp_id(number)
-    rows = await eventually(
-        lambda: transcript(database_url, conversation),
+    conversation = gw.whatsapp_id(number)
+    rows = await gw.eventually(
+        lambda: gw.transcript(database_url, conversation),
         lambda r: sum(s == "customer" for s, _ in r) == len(QUESTIONS) and r[-1][0] == "bot", timeout=90,
     )
-    await inbox_worked(two_gateways[0], conversation, timeout=90)  # one Redis: the inbox of both
-    rows = await transcript(database_url, conversation)
+    await gw.inbox_worked(two_gateways[0], conversation, timeout=90)  # one Redis: the inbox of both
+    rows = await gw.transcript(database_url, conversation)
     assert [t for s, t in rows if s == "customer"] == QUESTIONS
     for i, (sender, _) in enumerate(rows):
         if sender == "customer" and i > 0:
             assert rows[i - 1][0] == "bot", rows
-    sent = await sent_to(twilio_standin, number)
+    sent = await gw.sent_to(twilio_standin, number)
     bot_lines = [t for s, t in rows if s == "bot"]
     assert len(sent) == len(bot_lines) and all(body.startswith(line) for body, line in zip(sent, bot_lines, strict=True))
 
 
-async def _queue(agent: aiohttp.ClientSession, gateway: Gateway) -> str:
+async def _queue(agent: aiohttp.ClientSession, gateway: gw.Gateway) -> str:
     async with agent.get(f"{gateway.url}/api/handoff/queue") as response:
         return await response.text()
 
 
-async def _next_from(chat: WebchatClient, sender: str) -> dict:
+async def _next_from(chat: gw.WebchatClient, sender: str) -> dict:
     while True:
         frame = await chat.next("message")
         if frame["sender"] == sender:
             return frame
 
 
-async def _next_with_buttons(chat: WebchatClient) -> dict:
+async def _next_with_buttons(chat: gw.WebchatClient) -> dict:
     while True:
         frame = await chat.next("message")
         if frame["buttons"]:

@@ -13,22 +13,9 @@ from sqlalchemy import select
 
 from db.engine import create_engine, session_factory
 from db.models import Complaint
-from tests.gateway_helpers import (
-    AGENT_TOKEN,
-    Gateway,
-    WebchatClient,
-    eventually,
-    feedback,
-    new_number,
-    new_session_id,
-    sent_to,
-    transcript,
-    webchat_id,
-    whatsapp_form,
-    whatsapp_id,
-)
+from tests import gateway_helpers as gw
 
-AGENT = {"Authorization": f"Bearer {AGENT_TOKEN}"}
+AGENT = {"Authorization": f"Bearer {gw.AGENT_TOKEN}"}
 
 
 async def agent_event(
@@ -42,30 +29,30 @@ async def agent_event(
             return event
 
 
-async def say_on_whatsapp(gateway: Gateway, number: str, text: str) -> None:
-    status, _ = await gateway.webhook(whatsapp_form(number, text))
+async def say_on_whatsapp(gateway: gw.Gateway, number: str, text: str) -> None:
+    status, _ = await gateway.webhook(gw.whatsapp_form(number, text))
     assert status == 200
 
 
 async def test_whatsapp_complaint_goes_to_an_agent_and_the_rating_carries_the_agent(
-    gateway: Gateway, twilio_standin: str, database_url: str,
+    gateway: gw.Gateway, twilio_standin: str, database_url: str,
 ) -> None:
-    number = new_number("+44")
-    conversation = whatsapp_id(number)
+    number = gw.new_number("+44")
+    conversation = gw.whatsapp_id(number)
     async with aiohttp.ClientSession(headers=AGENT) as agent:
         async with agent.ws_connect(gateway.url.replace("http", "ws") + "/agent/ws") as ws:
             assert (await ws.receive_json(timeout=10))["type"] == "hello"
             await say_on_whatsapp(gateway, number, "I have a complaint about my invoice")
-            await eventually(lambda: sent_to(twilio_standin, number), lambda bodies: len(bodies) >= 1)
+            await gw.eventually(lambda: gw.sent_to(twilio_standin, number), lambda bodies: len(bodies) >= 1)
             await say_on_whatsapp(gateway, number, "AK-123456")
-            await eventually(lambda: sent_to(twilio_standin, number), lambda bodies: len(bodies) >= 2)
+            await gw.eventually(lambda: gw.sent_to(twilio_standin, number), lambda bodies: len(bodies) >= 2)
             await say_on_whatsapp(gateway, number, "You charged me twice for the same order")
 
             added = await agent_event(ws, "added", conversation)
             entry = added["entry"]
             assert (entry["reason"], entry["priority"], entry["channel"], entry["language"]) == ("billing_complaint", 2, "whatsapp", "en")
-            bodies = await eventually(lambda: sent_to(twilio_standin, number),
-                                      lambda bodies: any(re.search(r"number \d+", b) for b in bodies))
+            bodies = await gw.eventually(lambda: gw.sent_to(twilio_standin, number),
+                                         lambda bodies: any(re.search(r"number \d+", b) for b in bodies))
             assert any("in the queue" in b for b in bodies)
 
             async with agent.get(f"{gateway.url}/api/conversations/{conversation}") as response:
@@ -78,38 +65,34 @@ async def test_whatsapp_complaint_goes_to_an_agent_and_the_rating_carries_the_ag
             assert "You charged me twice for the same order" in [m["text"] for m in view["transcript"]]
             assert 0 < view["reply_window_seconds_left"] <= 24 * 3600
 
-            async with agent.post(f"{gateway.url}/api/handoff/{conversation}/claim") as response:
-                assert response.status == 200, await response.text()
-            async with agent.post(f"{gateway.url}/api/handoff/{conversation}/messages",
-                                  json={"text": "Hello, this is Anna. I'll refund the double charge."}) as response:
-                assert response.status == 200, await response.text()
-            await eventually(lambda: sent_to(twilio_standin, number),
-                             lambda bodies: "Hello, this is Anna. I'll refund the double charge." in bodies)
+            await gw.agent_claims_and_says(agent, gateway.url, conversation, "Hello, this is Anna. I'll refund the double charge.")
+            await gw.eventually(lambda: gw.sent_to(twilio_standin, number),
+                                lambda bodies: "Hello, this is Anna. I'll refund the double charge." in bodies)
 
             await say_on_whatsapp(gateway, number, "Thank you, how long will it take?")
             message = await agent_event(ws, "message", conversation, sender="customer")
             assert (message["sender"], message["text"]) == ("customer", "Thank you, how long will it take?")
 
-            before = len(await sent_to(twilio_standin, number))
+            before = len(await gw.sent_to(twilio_standin, number))
             async with agent.post(f"{gateway.url}/api/handoff/{conversation}/close", json={"note": "Refund issued"}) as response:
                 assert response.status == 200, await response.text()
                 assert (await response.json())["handed_back"] is True
-            await eventually(lambda: sent_to(twilio_standin, number), lambda bodies: len(bodies) > before)
-            before = len(await sent_to(twilio_standin, number))
+            await gw.eventually(lambda: gw.sent_to(twilio_standin, number), lambda bodies: len(bodies) > before)
+            before = len(await gw.sent_to(twilio_standin, number))
             await say_on_whatsapp(gateway, number, "4")
             # The assistant offers an optional comment; the rating is stored when that step is done.
-            await eventually(lambda: sent_to(twilio_standin, number), lambda bodies: len(bodies) > before)
+            await gw.eventually(lambda: gw.sent_to(twilio_standin, number), lambda bodies: len(bodies) > before)
             await say_on_whatsapp(gateway, number, "Quick and friendly, thanks")
-            rows = await eventually(lambda: feedback(database_url, conversation), lambda rows: bool(rows))
+            rows = await gw.eventually(lambda: gw.feedback(database_url, conversation), lambda rows: bool(rows))
     assert rows == [(4, "anna")]
-    lines = await transcript(database_url, conversation)
+    lines = await gw.transcript(database_url, conversation)
     assert ("agent", "Hello, this is Anna. I'll refund the double charge.") in lines
 
 
-async def test_web_chat_customer_talks_to_an_agent_and_rates_with_stars(gateway: Gateway, database_url: str) -> None:
-    session_id = new_session_id()
-    conversation = webchat_id(session_id)
-    async with aiohttp.ClientSession(headers=AGENT) as agent, WebchatClient.connect(gateway.ws_url, session_id, "de") as customer:
+async def test_web_chat_customer_talks_to_an_agent_and_rates_with_stars(gateway: gw.Gateway, database_url: str) -> None:
+    session_id = gw.new_session_id()
+    conversation = gw.webchat_id(session_id)
+    async with aiohttp.ClientSession(headers=AGENT) as agent, gw.WebchatClient.connect(gateway.ws_url, session_id, "de") as customer:
         await customer.next("history")
         async with agent.ws_connect(gateway.url.replace("http", "ws") + "/agent/ws") as ws:
             assert (await ws.receive_json(timeout=10))["type"] == "hello"
@@ -123,11 +106,7 @@ async def test_web_chat_customer_talks_to_an_agent_and_rates_with_stars(gateway:
             kept = await agent_event(ws, "message", conversation, sender="customer")
             assert kept["text"] == "Es geht um eine falsche Lieferung."
 
-            async with agent.post(f"{gateway.url}/api/handoff/{conversation}/claim") as response:
-                assert response.status == 200, await response.text()
-            async with agent.post(f"{gateway.url}/api/handoff/{conversation}/messages",
-                                  json={"text": "Hallo, hier ist Anna. Was wurde geliefert?"}) as response:
-                assert response.status == 200, await response.text()
+            await gw.agent_claims_and_says(agent, gateway.url, conversation, "Hallo, hier ist Anna. Was wurde geliefert?")
             while (frame := await customer.next("message"))["sender"] != "agent":
                 pass
             assert (frame["text"], frame["agent_id"]) == ("Hallo, hier ist Anna. Was wurde geliefert?", "anna")
@@ -145,5 +124,5 @@ async def test_web_chat_customer_talks_to_an_agent_and_rates_with_stars(gateway:
             await customer.say(four)
             await customer.next("message")  # the optional comment question
             await customer.say("Sehr nett, danke")
-            rows = await eventually(lambda: feedback(database_url, conversation), lambda rows: bool(rows))
+            rows = await gw.eventually(lambda: gw.feedback(database_url, conversation), lambda rows: bool(rows))
     assert rows == [(4, "anna")]

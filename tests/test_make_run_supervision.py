@@ -30,18 +30,7 @@ import stack  # scripts/ is on sys.path through tests/conftest.py
 from bot.channels.whatsapp.settings import WhatsAppSettings
 from bot.settings import Settings
 from core import texts
-from tests.gateway_helpers import (
-    AUTH_TOKEN,
-    TEST_SECRET,
-    Gateway,
-    basic,
-    new_number,
-    new_session_id,
-    transcript,
-    webchat_id,
-    whatsapp_form,
-    whatsapp_id,
-)
+from tests import gateway_helpers as gw
 from tests.process_helpers import alive, descendants
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +51,7 @@ FIGURES: dict[str, float] = {}
 class Run:
     process: subprocess.Popen[str]
     var: Path
-    gateway: Gateway
+    gateway: gw.Gateway
     standin: str
     output: list[str] = field(default_factory=list)
     lines: queue.Queue[str] = field(default_factory=queue.Queue)
@@ -113,7 +102,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, make_run_env) -> Iterator[Run]
         var, GATEWAY_PROCESSES="2",
         AGENT_TOKENS=":".join(AGENT), BUSINESS_HOURS="24/7", RASA_GIVE_UP_SECONDS=str(ANSWER_SECONDS),
         RESTART_LIMIT=str(RESTART_LIMIT), RESTART_BACKOFF_SECONDS="0.2",
-        SHOPDESK_SECRET=TEST_SECRET, TWILIO_AUTH_TOKEN=AUTH_TOKEN,  # the ids and signatures the customers compute
+        SHOPDESK_SECRET=gw.TEST_SECRET, TWILIO_AUTH_TOKEN=gw.AUTH_TOKEN,  # the ids and signatures the customers compute
     )
     process = subprocess.Popen(
         [str(stack.APP_PYTHON), "scripts/run.py"], cwd=ROOT, env=env,
@@ -121,7 +110,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, make_run_env) -> Iterator[Run]
     )
     url = f"http://127.0.0.1:{ports['gateway']}"
     settings = Settings.from_env({**env, "PUBLIC_URL": f"http://localhost:{ports['gateway']}"})
-    running = Run(process, var, Gateway(url=url, settings=settings), standin="")
+    running = Run(process, var, gw.Gateway(url=url, settings=settings), standin="")
     running.pump()
     try:
         running.standin = running.wait_for(r"Twilio stand-in at (\S+)", 300).group(1)
@@ -145,9 +134,9 @@ class WebCustomer:
     died with its gateway process, or Redis was away) it reconnects and sends it again with the
     same client_id, which the gateway takes only once."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: gw.Gateway) -> None:
         self.gateway = gateway
-        self.session_id = new_session_id()
+        self.session_id = gw.new_session_id()
         self.http: aiohttp.ClientSession | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.sent = 0
@@ -155,7 +144,7 @@ class WebCustomer:
 
     @property
     def conversation_id(self) -> str:
-        return webchat_id(self.session_id)
+        return gw.webchat_id(self.session_id)
 
     async def _connect(self) -> aiohttp.ClientWebSocketResponse:
         if self.ws is None or self.ws.closed:
@@ -195,17 +184,17 @@ class WebCustomer:
 class WhatsAppCustomer:
     """Twilio's behaviour: a webhook that did not answer 200 is sent again, same MessageSid."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: gw.Gateway) -> None:
         self.gateway = gateway
-        self.number = new_number("+49")
+        self.number = gw.new_number("+49")
         self.sent = 0
 
     @property
     def conversation_id(self) -> str:
-        return whatsapp_id(self.number)
+        return gw.whatsapp_id(self.number)
 
     async def say(self, text: str) -> None:
-        form = whatsapp_form(self.number, text)
+        form = gw.whatsapp_form(self.number, text)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -252,7 +241,7 @@ def _answers(spans: list[list[str]]) -> int:
 async def _all_answered(run: Run, customer: WebCustomer | WhatsAppCustomer, timeout: float) -> list[list[str]]:
     deadline = time.monotonic() + timeout
     while True:
-        spans = _answer_spans(await transcript(run.database_url, customer.conversation_id))
+        spans = _answer_spans(await gw.transcript(run.database_url, customer.conversation_id))
         if len(spans) >= customer.sent and _answers(spans) >= customer.sent:
             return spans
         if time.monotonic() > deadline:
@@ -277,7 +266,7 @@ def _exactly_once(spans: list[list[str]], sent: int) -> None:
 async def _standin_bodies(run: Run, to: str) -> list[str]:
     settings = WhatsAppSettings.from_env(run.gateway.settings.env)
     url = f"{run.standin}/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json"
-    async with aiohttp.ClientSession(headers={"Authorization": basic(settings.twilio_account_sid, settings.twilio_auth_token)}) as http:
+    async with aiohttp.ClientSession(headers={"Authorization": gw.basic(settings.twilio_account_sid, settings.twilio_auth_token)}) as http:
         async with http.get(url, params={"To": to}) as response:
             assert response.status == 200, await response.text()
             return [m["body"] for m in (await response.json())["messages"]]
@@ -360,24 +349,15 @@ async def test_killed_rasa_restarts_and_every_message_is_answered_once_while_the
 
 
 @pytest.mark.timeout(300)
-async def test_killed_action_server_restarts_and_every_message_is_answered_once(
-    run: Run, customers: tuple[WebCustomer, WhatsAppCustomer],
+@pytest.mark.parametrize(("service", "figure"), [
+    pytest.param("actions", "action server", id="action_server"),
+    pytest.param("redis", "redis", id="redis_with_its_data"),
+    pytest.param("gateway-1", "gateway process", id="gateway_process_while_the_other_serves"),
+])
+async def test_killed_service_restarts_and_every_message_is_answered_once(
+    run: Run, customers: tuple[WebCustomer, WhatsAppCustomer], service: str, figure: str,
 ) -> None:
-    FIGURES["action server"] = await _kill_while_sending(run, "actions", *customers)
-
-
-@pytest.mark.timeout(300)
-async def test_killed_redis_restarts_with_its_data_and_every_message_is_answered_once(
-    run: Run, customers: tuple[WebCustomer, WhatsAppCustomer],
-) -> None:
-    FIGURES["redis"] = await _kill_while_sending(run, "redis", *customers)
-
-
-@pytest.mark.timeout(300)
-async def test_killed_gateway_process_restarts_while_the_other_serves_and_every_message_is_answered_once(
-    run: Run, customers: tuple[WebCustomer, WhatsAppCustomer],
-) -> None:
-    FIGURES["gateway process"] = await _kill_while_sending(run, "gateway-1", *customers)
+    FIGURES[figure] = await _kill_while_sending(run, service, *customers)
 
 
 @pytest.mark.timeout(900)

@@ -11,16 +11,7 @@ from sqlalchemy import select
 
 from db.engine import create_engine, session_factory
 from db.models import PrivacyLog
-from tests.gateway_helpers import (
-    Gateway,
-    eventually,
-    inbox_worked,
-    new_number,
-    sent_to,
-    transcript,
-    whatsapp_form,
-    whatsapp_id,
-)
+from tests import gateway_helpers as gw
 from tests.privacy_support import (
     SUPERVISOR,
     redis_traces,
@@ -28,23 +19,23 @@ from tests.privacy_support import (
 )
 
 
-async def say(gateway: Gateway, number: str, text: str) -> None:
-    status, _ = await gateway.webhook(whatsapp_form(number, text))
+async def say(gateway: gw.Gateway, number: str, text: str) -> None:
+    status, _ = await gateway.webhook(gw.whatsapp_form(number, text))
     assert status == 200
 
 
-async def say_and_wait(gateway: Gateway, twilio: str, number: str, text: str) -> list[str]:
-    before = len(await sent_to(twilio, number))
+async def say_and_wait(gateway: gw.Gateway, twilio: str, number: str, text: str) -> list[str]:
+    before = len(await gw.sent_to(twilio, number))
     await say(gateway, number, text)
-    await inbox_worked(gateway, whatsapp_id(number))
-    return (await sent_to(twilio, number))[before:]
+    await gw.inbox_worked(gateway, gw.whatsapp_id(number))
+    return (await gw.sent_to(twilio, number))[before:]
 
 
 async def test_daten_loeschen_on_whatsapp_explains_asks_erases_and_confirms(
-    privacy_gateway: Gateway, twilio_standin: str, database_url: str, redis_url: str, rasa_tracker_db: Path,
+    privacy_gateway: gw.Gateway, twilio_standin: str, database_url: str, redis_url: str, rasa_tracker_db: Path,
 ) -> None:
-    number = new_number("+49")
-    conversation = whatsapp_id(number)
+    number = gw.new_number("+49")
+    conversation = gw.whatsapp_id(number)
     question = "Wie lange dauert der Versand nach Deutschland?"
     await say_and_wait(privacy_gateway, twilio_standin, number, question)
 
@@ -59,7 +50,7 @@ async def test_daten_loeschen_on_whatsapp_explains_asks_erases_and_confirms(
         return (await sql_traces(database_url, [number.removeprefix("whatsapp:"), conversation, question])
                 + await sql_traces(f"sqlite:///{rasa_tracker_db}", [conversation, question], tracker=True)
                 + await redis_traces(redis_url, [number.removeprefix("whatsapp:"), conversation, question]))
-    assert await eventually(gone, lambda traces: traces == []) == []
+    assert await gw.eventually(gone, lambda traces: traces == []) == []
 
     engine = create_engine(database_url)
     try:
@@ -76,15 +67,15 @@ async def test_daten_loeschen_on_whatsapp_explains_asks_erases_and_confirms(
 
 
 async def test_delete_my_data_answered_no_keeps_everything(
-    privacy_gateway: Gateway, twilio_standin: str, database_url: str,
+    privacy_gateway: gw.Gateway, twilio_standin: str, database_url: str,
 ) -> None:
-    number = new_number("+44")
-    conversation = whatsapp_id(number)
+    number = gw.new_number("+44")
+    conversation = gw.whatsapp_id(number)
     [asked] = await say_and_wait(privacy_gateway, twilio_standin, number, "Please delete my data")
     assert "Shall I erase everything?" in asked and "1) Yes, erase everything" in asked
     [kept] = await say_and_wait(privacy_gateway, twilio_standin, number, "no")
     assert "haven't erased anything" in kept
-    lines = await transcript(database_url, conversation)
+    lines = await gw.transcript(database_url, conversation)
     assert ("customer", "Please delete my data") in lines
     async with aiohttp.ClientSession(headers=SUPERVISOR) as supervisor:
         async with supervisor.get(f"{privacy_gateway.url}/api/privacy/export", params={"whatsapp": number}) as response:

@@ -17,18 +17,7 @@ from bot import keys as gateway_keys
 from core.attachments import AttachmentStore
 from db.engine import create_engine, session_factory
 from db.models import Complaint, Feedback, Handoff
-from tests.gateway_helpers import (
-    Gateway,
-    WebchatClient,
-    eventually,
-    feedback,
-    new_number,
-    new_session_id,
-    sent_to,
-    webchat_id,
-    whatsapp_form,
-    whatsapp_id,
-)
+from tests import gateway_helpers as gw
 from tests.privacy_support import (
     AGENT,
     SUPERVISOR,
@@ -52,8 +41,8 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
 
-async def say(gateway: Gateway, number: str, text: str) -> None:
-    status, _ = await gateway.webhook(whatsapp_form(number, text))
+async def say(gateway: gw.Gateway, number: str, text: str) -> None:
+    status, _ = await gateway.webhook(gw.whatsapp_form(number, text))
     assert status == 200
 
 
@@ -75,36 +64,33 @@ async def report_figures(database_url: str) -> tuple[int, float, list[tuple[str,
     return int(count), float(average or 0), [tuple(r) for r in categories], [tuple(r) for r in reasons]  # type: ignore[misc]
 
 
-async def whatsapp_complaint_handoff_and_rating(gateway: Gateway, twilio: str, database_url: str, number: str) -> str:
-    conversation = whatsapp_id(number)
+async def whatsapp_complaint_handoff_and_rating(gateway: gw.Gateway, twilio: str, database_url: str, number: str) -> str:
+    conversation = gw.whatsapp_id(number)
     async with aiohttp.ClientSession(headers=AGENT) as agent:
         await say(gateway, number, OPENER)
-        await eventually(lambda: sent_to(twilio, number), lambda bodies: len(bodies) >= 1)
+        await gw.eventually(lambda: gw.sent_to(twilio, number), lambda bodies: len(bodies) >= 1)
         await say(gateway, number, "AK-123456")
-        await eventually(lambda: sent_to(twilio, number), lambda bodies: len(bodies) >= 2)
+        await gw.eventually(lambda: gw.sent_to(twilio, number), lambda bodies: len(bodies) >= 2)
         await say(gateway, number, COMPLAINT)
-        await eventually(lambda: sent_to(twilio, number), lambda bodies: any(re.search(r"number \d+", b) for b in bodies))
-        async with agent.post(f"{gateway.url}/api/handoff/{conversation}/claim") as response:
-            assert response.status == 200, await response.text()
-        async with agent.post(f"{gateway.url}/api/handoff/{conversation}/messages", json={"text": AGENT_LINE}) as response:
-            assert response.status == 200, await response.text()
+        await gw.eventually(lambda: gw.sent_to(twilio, number), lambda bodies: any(re.search(r"number \d+", b) for b in bodies))
+        await gw.agent_claims_and_says(agent, gateway.url, conversation, AGENT_LINE)
         await say(gateway, number, AFTER_CLAIM)
-        await eventually(lambda: _transcript_has(gateway, conversation, AFTER_CLAIM), bool)
-        before = len(await sent_to(twilio, number))
+        await gw.eventually(lambda: _transcript_has(gateway, conversation, AFTER_CLAIM), bool)
+        before = len(await gw.sent_to(twilio, number))
         async with agent.post(f"{gateway.url}/api/handoff/{conversation}/close", json={"note": NOTE}) as response:
             assert response.status == 200, await response.text()
-        await eventually(lambda: sent_to(twilio, number), lambda bodies: len(bodies) > before)
-        before = len(await sent_to(twilio, number))
+        await gw.eventually(lambda: gw.sent_to(twilio, number), lambda bodies: len(bodies) > before)
+        before = len(await gw.sent_to(twilio, number))
         await say(gateway, number, "4")
-        await eventually(lambda: sent_to(twilio, number), lambda bodies: len(bodies) > before)
-        before = len(await sent_to(twilio, number))
+        await gw.eventually(lambda: gw.sent_to(twilio, number), lambda bodies: len(bodies) > before)
+        before = len(await gw.sent_to(twilio, number))
         await say(gateway, number, COMMENT)
-        await eventually(lambda: feedback(database_url, conversation), bool)
-        await eventually(lambda: sent_to(twilio, number), lambda bodies: len(bodies) > before)
+        await gw.eventually(lambda: gw.feedback(database_url, conversation), bool)
+        await gw.eventually(lambda: gw.sent_to(twilio, number), lambda bodies: len(bodies) > before)
     return conversation
 
 
-async def _transcript_has(gateway: Gateway, conversation: str, text: str) -> bool:
+async def _transcript_has(gateway: gw.Gateway, conversation: str, text: str) -> bool:
     async with aiohttp.ClientSession(headers=AGENT) as agent:
         async with agent.get(f"{gateway.url}/api/conversations/{conversation}") as response:
             view = await response.json()
@@ -112,17 +98,17 @@ async def _transcript_has(gateway: Gateway, conversation: str, text: str) -> boo
 
 
 async def test_make_erase_leaves_no_trace_of_a_whatsapp_customer_and_keeps_the_figures(
-    privacy_gateway: Gateway, twilio_standin: str, database_url: str, redis_url: str, rasa_tracker_db: Path,
+    privacy_gateway: gw.Gateway, twilio_standin: str, database_url: str, redis_url: str, rasa_tracker_db: Path,
     tmp_path: Path,
 ) -> None:
     gateway = privacy_gateway
-    number = new_number("+44")
+    number = gw.new_number("+44")
     conversation = await whatsapp_complaint_handoff_and_rating(gateway, twilio_standin, database_url, number)
-    other = new_number("+49")
-    other_conversation = whatsapp_id(other)
+    other = gw.new_number("+49")
+    other_conversation = gw.whatsapp_id(other)
     await say(gateway, other, "Wie lange dauert der Versand nach Österreich?")
-    await eventually(lambda: sent_to(twilio_standin, other), bool)
-    await eventually(lambda: tracker_rows(rasa_tracker_db, other_conversation), bool)
+    await gw.eventually(lambda: gw.sent_to(twilio_standin, other), bool)
+    await gw.eventually(lambda: tracker_rows(rasa_tracker_db, other_conversation), bool)
 
     exported = privacy_cli("export", "whatsapp", number.removeprefix("whatsapp:"), redis_url, database_url,
                            rasa_tracker_db, tmp_path)
@@ -180,12 +166,12 @@ async def test_make_erase_leaves_no_trace_of_a_whatsapp_customer_and_keeps_the_f
 
 
 async def test_supervisor_erases_a_conversation_live_with_an_agent_and_the_agent_hears_why(
-    privacy_gateway: Gateway, database_url: str,
+    privacy_gateway: gw.Gateway, database_url: str,
 ) -> None:
     gateway = privacy_gateway
-    session_id = new_session_id()
-    conversation = webchat_id(session_id)
-    async with WebchatClient.connect(gateway.ws_url, session_id, "de") as customer, \
+    session_id = gw.new_session_id()
+    conversation = gw.webchat_id(session_id)
+    async with gw.WebchatClient.connect(gateway.ws_url, session_id, "de") as customer, \
             aiohttp.ClientSession(headers=AGENT) as agent:
         await customer.next("history")
         await customer.say("Ich möchte mit einem Mitarbeiter sprechen")
@@ -195,7 +181,7 @@ async def test_supervisor_erases_a_conversation_live_with_an_agent_and_the_agent
             async def queued() -> bool:
                 async with agent.get(f"{gateway.url}/api/handoff/queue") as response:
                     return conversation in [e["conversation_id"] for e in (await response.json())["queue"]]
-            await eventually(queued, bool)
+            await gw.eventually(queued, bool)
             async with agent.post(f"{gateway.url}/api/handoff/{conversation}/claim") as response:
                 assert response.status == 200, await response.text()
 
@@ -224,8 +210,8 @@ async def test_supervisor_erases_a_conversation_live_with_an_agent_and_the_agent
     assert outcomes
 
 
-async def test_agents_get_403_and_supervisors_see_the_audit_log_without_personal_data(privacy_gateway: Gateway) -> None:
-    number = new_number()
+async def test_agents_get_403_and_supervisors_see_the_audit_log_without_personal_data(privacy_gateway: gw.Gateway) -> None:
+    number = gw.new_number()
     async with aiohttp.ClientSession(headers=AGENT) as agent:
         async with agent.get(f"{privacy_gateway.url}/api/privacy/export", params={"whatsapp": number}) as response:
             assert response.status == 403

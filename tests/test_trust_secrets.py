@@ -33,18 +33,7 @@ from bot.privacy.stores import Families, Stores
 from bot.settings import Settings
 from db.engine import create_engine, session_factory
 from db.models import Message
-from tests.gateway_helpers import (
-    TEST_SECRET,
-    WebchatClient,
-    eventually,
-    gateway_env,
-    new_number,
-    new_session_id,
-    running_gateway,
-    transcript,
-    whatsapp_form,
-    whatsapp_id,
-)
+from tests import gateway_helpers as gw
 
 ROOT = Path(__file__).resolve().parent.parent
 UNREACHABLE = "http://127.0.0.1:9"
@@ -198,12 +187,12 @@ def test_a_generated_demo_token_is_printed_on_the_first_start_only(two_starts: t
 async def test_twilio_webhook_without_auth_token_answers_503_naming_the_setting(
     redis_url: str, database_url: str, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    env = gateway_env(redis_url, database_url, UNREACHABLE, UNREACHABLE, TWILIO_AUTH_TOKEN="")
+    env = gw.gateway_env(redis_url, database_url, UNREACHABLE, UNREACHABLE, TWILIO_AUTH_TOKEN="")
     settings = Settings.from_env(env)
     assert WhatsAppSettings.from_env(settings.env).twilio_auth_token == ""  # no built-in default secret
-    number = new_number()
-    async with running_gateway(settings) as gateway:
-        forged = whatsapp_form(number, "Ich will eine Bewertung abgeben")
+    number = gw.new_number()
+    async with gw.running_gateway(settings) as gateway:
+        forged = gw.whatsapp_form(number, "Ich will eine Bewertung abgeben")
         with caplog.at_level(logging.WARNING):
             status, text = await gateway.webhook(forged, signature=None)
             signed_with_old_default = await gateway.webhook(
@@ -211,7 +200,7 @@ async def test_twilio_webhook_without_auth_token_answers_503_naming_the_setting(
     assert status == 503 and "TWILIO_AUTH_TOKEN" in text
     assert signed_with_old_default[0] == 503
     assert any("TWILIO_AUTH_TOKEN" in r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
-    assert await transcript(database_url, whatsapp_id(number)) == []
+    assert await gw.transcript(database_url, gw.whatsapp_id(number)) == []
 
 
 def _twilio_signature(token: str, public_url: str, form: dict[str, str]) -> str:
@@ -237,7 +226,7 @@ def test_whatsapp_ids_are_keyed_hashes_of_the_number() -> None:
 
 
 def test_web_chat_ids_do_not_contain_the_session_id() -> None:
-    session_id = new_session_id()
+    session_id = gw.new_session_id()
     cid = webchat.conversation_id(session_id, "secret-a")
     assert cid == "web-" + _hmac_hex("secret-a", session_id)
     assert webchat.conversation_id(session_id, "secret-b") != cid
@@ -247,16 +236,16 @@ def test_web_chat_ids_do_not_contain_the_session_id() -> None:
 async def test_a_web_chat_conversation_is_stored_and_logged_under_its_keyed_id_only(
     redis_url: str, database_url: str, rasa_server: str, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings = Settings.from_env(gateway_env(redis_url, database_url, rasa_server, UNREACHABLE))
-    session_id = new_session_id()
-    expected = "web-" + _hmac_hex(TEST_SECRET, session_id)
+    settings = Settings.from_env(gw.gateway_env(redis_url, database_url, rasa_server, UNREACHABLE))
+    session_id = gw.new_session_id()
+    expected = "web-" + _hmac_hex(gw.TEST_SECRET, session_id)
     with caplog.at_level(logging.DEBUG):
-        async with running_gateway(settings) as gateway, WebchatClient.connect(gateway.ws_url, session_id) as client:
+        async with gw.running_gateway(settings) as gateway, gw.WebchatClient.connect(gateway.ws_url, session_id) as client:
             await client.next("history")
             await client.say("Wie lange dauert der Versand?")
             await client.next("ack")
             await client.next("message", timeout=60)
-    rows = await eventually(lambda: transcript(database_url, expected), bool)
+    rows = await gw.eventually(lambda: gw.transcript(database_url, expected), bool)
     assert ("customer", "Wie lange dauert der Versand?") in rows
     assert not [r.getMessage() for r in caplog.records if session_id in r.getMessage()]
 
@@ -278,18 +267,18 @@ async def test_privacy_tools_find_a_sessions_conversation_under_the_keyed_and_th
     redis_url: str, database_url: str,
 ) -> None:
     """A web chat stored before the keyed ids (`web-<session id>`) is still exported and erased."""
-    session_id = new_session_id()
+    session_id = gw.new_session_id()
     earlier = "web-" + session_id
     engine = create_engine(database_url)
     redis = Redis.from_url(redis_url, decode_responses=True)
     try:
         families = Families(customer_ids())
-        stores = Stores(session_factory(engine), None, redis, secret=TEST_SECRET, families=families)
+        stores = Stores(session_factory(engine), None, redis, secret=gw.TEST_SECRET, families=families)
         subject = families.subject({"webchat": session_id})
-        assert await stores.conversation_ids(subject) == [webchat.conversation_id(session_id, TEST_SECRET)]
+        assert await stores.conversation_ids(subject) == [webchat.conversation_id(session_id, gw.TEST_SECRET)]
         async with session_factory(engine)() as session, session.begin():
             session.add(Message(conversation_id=earlier, channel="webchat", sender="customer", text="Hallo"))
-        assert await stores.conversation_ids(subject) == [webchat.conversation_id(session_id, TEST_SECRET), earlier]
+        assert await stores.conversation_ids(subject) == [webchat.conversation_id(session_id, gw.TEST_SECRET), earlier]
     finally:
         await redis.aclose()
         await engine.dispose()

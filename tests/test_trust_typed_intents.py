@@ -13,25 +13,9 @@ import aiohttp
 from bot.rasa_client import RasaClient
 from bot.typed_intents import AS_TEXT, admit, as_text, is_external, is_typed_intent
 from core.contract import Button, HandoffRequest, Inbound, Outbound
-from tests.gateway_helpers import (
-    AGENT_TOKEN,
-    Gateway,
-    WebchatClient,
-    cloud_text,
-    eventually,
-    feedback,
-    inbox_worked,
-    new_number,
-    new_session_id,
-    rasa_heard,
-    sent_to,
-    transcript,
-    webchat_id,
-    whatsapp_form,
-    whatsapp_id,
-)
+from tests import gateway_helpers as gw
 
-AGENT = {"Authorization": f"Bearer {AGENT_TOKEN}"}
+AGENT = {"Authorization": f"Bearer {gw.AGENT_TOKEN}"}
 # The attack as a visitor typed it ("anna" is the test gateway's real agent account).
 ATTACK = ('/EXTERNAL_handoff_closed{"agent_id":"anna"}', '/give_rating{"rating":1}', "/deny")
 FAKE_CLOSE = Button("Fertig", '/EXTERNAL_handoff_closed{"agent_id": "anna"}')
@@ -53,22 +37,22 @@ async def user_intents(rasa_url: str, conversation_id: str) -> list[str]:
     return [e["parse_data"]["intent"]["name"] for e in events if e.get("event") == "user"]
 
 
-async def assert_attack_failed(gateway: Gateway, database_url: str, conversation: str, typed: tuple[str, ...]) -> None:
+async def assert_attack_failed(gateway: gw.Gateway, database_url: str, conversation: str, typed: tuple[str, ...]) -> None:
     """Rasa classified every typed line as text, no rating exists and no agent is named; the
     transcript keeps what the customer wrote."""
     rasa = gateway.settings.rasa_url
     for text in typed:
-        assert await rasa_heard(rasa, conversation, text) == 0
-        assert await rasa_heard(rasa, conversation, as_text(text)) == 1
+        assert await gw.rasa_heard(rasa, conversation, text) == 0
+        assert await gw.rasa_heard(rasa, conversation, as_text(text)) == 1
     intents = await user_intents(rasa, conversation)
     assert not any(name.startswith("EXTERNAL_") for name in intents), intents
     assert await agent_id_slot(rasa, conversation) is None
-    assert await feedback(database_url, conversation) == []
-    customer_lines = [text for sender, text in await transcript(database_url, conversation) if sender == "customer"]
+    assert await gw.feedback(database_url, conversation) == []
+    customer_lines = [text for sender, text in await gw.transcript(database_url, conversation) if sender == "customer"]
     assert all(text in customer_lines for text in typed), customer_lines
 
 
-async def agent_call(gateway: Gateway, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+async def agent_call(gateway: gw.Gateway, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     async with aiohttp.ClientSession(headers=AGENT) as session:
         async with session.post(gateway.url + path, json=body) as response:
             assert response.status == 200, await response.text()
@@ -104,11 +88,11 @@ def test_only_the_pressed_on_offer_payload_passes_and_never_an_external_intent()
 # -- the attack, on every channel ------------------------------------------------------------------
 
 async def test_web_chat_visitor_typing_the_external_close_and_a_rating_stores_nothing(
-    gateway: Gateway, database_url: str,
+    gateway: gw.Gateway, database_url: str,
 ) -> None:
-    session_id = new_session_id()
-    conversation = webchat_id(session_id)
-    async with WebchatClient.connect(gateway.ws_url, session_id, "de") as customer:
+    session_id = gw.new_session_id()
+    conversation = gw.webchat_id(session_id)
+    async with gw.WebchatClient.connect(gateway.ws_url, session_id, "de") as customer:
         await customer.next("history")
         for text in ATTACK:
             await customer.say(text)
@@ -117,35 +101,35 @@ async def test_web_chat_visitor_typing_the_external_close_and_a_rating_stores_no
 
 
 async def test_whatsapp_visitor_typing_the_external_close_and_a_rating_stores_nothing(
-    gateway: Gateway, twilio_standin: str, database_url: str,
+    gateway: gw.Gateway, twilio_standin: str, database_url: str,
 ) -> None:
-    number = new_number()
-    conversation = whatsapp_id(number)
+    number = gw.new_number()
+    conversation = gw.whatsapp_id(number)
     for text in ATTACK:
-        assert (await gateway.webhook(whatsapp_form(number, text)))[0] == 200
-        await inbox_worked(gateway, conversation)  # answered before the next one
+        assert (await gateway.webhook(gw.whatsapp_form(number, text)))[0] == 200
+        await gw.inbox_worked(gateway, conversation)  # answered before the next one
     await assert_attack_failed(gateway, database_url, conversation, ATTACK)
 
 
 async def test_cloud_api_visitor_typing_the_external_close_and_a_rating_stores_nothing(
-    gateway: Gateway, cloud_standin: str, database_url: str,
+    gateway: gw.Gateway, cloud_standin: str, database_url: str,
 ) -> None:
-    number = new_number()
-    conversation = whatsapp_id(number)
+    number = gw.new_number()
+    conversation = gw.whatsapp_id(number)
     for text in ATTACK:
-        status, body = await gateway.cloud_webhook(cloud_text(number, text))
+        status, body = await gateway.cloud_webhook(gw.cloud_text(number, text))
         assert status == 200, body
-        await inbox_worked(gateway, conversation)  # answered before the next one
+        await gw.inbox_worked(gateway, conversation)  # answered before the next one
     await assert_attack_failed(gateway, database_url, conversation, ATTACK)
 
 
 async def test_a_typed_rating_payload_with_no_rating_on_offer_is_not_a_rating_and_the_chat_goes_on(
-    gateway: Gateway, database_url: str,
+    gateway: gw.Gateway, database_url: str,
 ) -> None:
-    session_id = new_session_id()
-    conversation = webchat_id(session_id)
+    session_id = gw.new_session_id()
+    conversation = gw.webchat_id(session_id)
     typed = ('/give_rating{"rating": 1}', "/deny")  # exactly the star button's payload, then "no comment"
-    async with WebchatClient.connect(gateway.ws_url, session_id, "de") as customer:
+    async with gw.WebchatClient.connect(gateway.ws_url, session_id, "de") as customer:
         await customer.next("history")
         await customer.say("Hallo")
         await customer.messages_until_quiet()
@@ -162,43 +146,43 @@ async def test_a_typed_rating_payload_with_no_rating_on_offer_is_not_a_rating_an
 
 
 async def test_a_button_carrying_an_external_intent_is_text_even_when_pressed(
-    gateway: Gateway, twilio_standin: str, database_url: str,
+    gateway: gw.Gateway, twilio_standin: str, database_url: str,
 ) -> None:
     assert gateway.parts is not None
     fake = Outbound(text="Sind wir fertig?", buttons=(FAKE_CLOSE,))
 
-    session_id = new_session_id()
-    web = webchat_id(session_id)
-    async with WebchatClient.connect(gateway.ws_url, session_id, "de") as customer:
+    session_id = gw.new_session_id()
+    web = gw.webchat_id(session_id)
+    async with gw.WebchatClient.connect(gateway.ws_url, session_id, "de") as customer:
         await customer.next("history")
         await gateway.parts.delivery.deliver(web, [fake])
         assert (await customer.next("message"))["buttons"] == [{"title": "Fertig", "payload": FAKE_CLOSE.payload}]
         await customer.say(FAKE_CLOSE.payload)
         await customer.messages_until_quiet()
-    assert await rasa_heard(gateway.settings.rasa_url, web, as_text(FAKE_CLOSE.payload)) == 1
+    assert await gw.rasa_heard(gateway.settings.rasa_url, web, as_text(FAKE_CLOSE.payload)) == 1
     assert await agent_id_slot(gateway.settings.rasa_url, web) is None
     # The transcript has what the customer saw: the button's title.
-    assert ("customer", "Fertig") in await transcript(database_url, web)
+    assert ("customer", "Fertig") in await gw.transcript(database_url, web)
 
-    number = new_number()
-    wa = whatsapp_id(number)
-    assert (await gateway.webhook(whatsapp_form(number, "Hallo")))[0] == 200
-    before = await eventually(lambda: sent_to(twilio_standin, number), bool)
+    number = gw.new_number()
+    wa = gw.whatsapp_id(number)
+    assert (await gateway.webhook(gw.whatsapp_form(number, "Hallo")))[0] == 200
+    before = await gw.eventually(lambda: gw.sent_to(twilio_standin, number), bool)
     await gateway.parts.delivery.deliver(wa, [fake])
-    await eventually(lambda: sent_to(twilio_standin, number), lambda sent: len(sent) > len(before))
-    count = len(await sent_to(twilio_standin, number))
-    assert (await gateway.webhook(whatsapp_form(number, "1")))[0] == 200
-    await eventually(lambda: sent_to(twilio_standin, number), lambda sent: len(sent) > count)
-    assert await rasa_heard(gateway.settings.rasa_url, wa, as_text(FAKE_CLOSE.payload)) == 1
+    await gw.eventually(lambda: gw.sent_to(twilio_standin, number), lambda sent: len(sent) > len(before))
+    count = len(await gw.sent_to(twilio_standin, number))
+    assert (await gateway.webhook(gw.whatsapp_form(number, "1")))[0] == 200
+    await gw.eventually(lambda: gw.sent_to(twilio_standin, number), lambda sent: len(sent) > count)
+    assert await gw.rasa_heard(gateway.settings.rasa_url, wa, as_text(FAKE_CLOSE.payload)) == 1
     assert await agent_id_slot(gateway.settings.rasa_url, wa) is None
-    assert await feedback(database_url, web) == await feedback(database_url, wa) == []
+    assert await gw.feedback(database_url, web) == await gw.feedback(database_url, wa) == []
 
 
-async def test_rasa_fills_agent_id_only_with_the_gateways_external_intents(gateway: Gateway) -> None:
+async def test_rasa_fills_agent_id_only_with_the_gateways_external_intents(gateway: gw.Gateway) -> None:
     """The domain's own guard, even for typed intents that reach Rasa without the gateway: only
     the two EXTERNAL_… intents (which the gateway never lets a customer send) fill agent_id."""
     rasa = gateway.settings.rasa_url
-    typed = webchat_id(new_session_id())
+    typed = gw.webchat_id(gw.new_session_id())
     async with aiohttp.ClientSession() as session:
         for text in ('/greet{"agent_id": "anna"}', '/give_rating{"rating": 1, "agent_id": "anna"}'):
             async with session.post(f"{rasa}/webhooks/rest/webhook", json={"sender": typed, "message": text}) as response:
@@ -210,7 +194,7 @@ async def test_rasa_fills_agent_id_only_with_the_gateways_external_intents(gatew
     await client.start()
     try:
         for intent in ("EXTERNAL_handoff_closed", "EXTERNAL_complaint_closed"):
-            triggered = webchat_id(new_session_id())
+            triggered = gw.webchat_id(gw.new_session_id())
             replies = await client.trigger_intent(triggered, intent, {"agent_id": "anna"})
             assert replies, f"the rating question after {intent}"
             assert await agent_id_slot(rasa, triggered) == "anna"
@@ -221,12 +205,12 @@ async def test_rasa_fills_agent_id_only_with_the_gateways_external_intents(gatew
 # -- what stays: the real close and the offered stars ---------------------------------------------
 
 async def test_after_a_real_close_the_offered_star_stores_the_rating_with_the_agent_once(
-    gateway: Gateway, database_url: str,
+    gateway: gw.Gateway, database_url: str,
 ) -> None:
     assert gateway.parts is not None
-    session_id = new_session_id()
-    conversation = webchat_id(session_id)
-    async with WebchatClient.connect(gateway.ws_url, session_id, "de") as customer:
+    session_id = gw.new_session_id()
+    conversation = gw.webchat_id(session_id)
+    async with gw.WebchatClient.connect(gateway.ws_url, session_id, "de") as customer:
         await customer.next("history")
         await customer.say("Hallo")
         await customer.messages_until_quiet()
@@ -242,10 +226,10 @@ async def test_after_a_real_close_the_offered_star_stores_the_rating_with_the_ag
         assert comment["buttons"] == [{"title": "Nein, danke", "payload": "/deny"}]
         await customer.say("/deny")  # the offered "no comment" button
         await customer.messages_until_quiet()
-        assert await eventually(lambda: feedback(database_url, conversation), bool) == [(4, "anna")]
+        assert await gw.eventually(lambda: gw.feedback(database_url, conversation), bool) == [(4, "anna")]
 
         # The stars were used up: sending the payload again is text, not a second rating.
         await customer.say(four)
         await customer.messages_until_quiet()
-    assert await rasa_heard(gateway.settings.rasa_url, conversation, as_text(four)) == 1
-    assert await feedback(database_url, conversation) == [(4, "anna")]
+    assert await gw.rasa_heard(gateway.settings.rasa_url, conversation, as_text(four)) == 1
+    assert await gw.feedback(database_url, conversation) == [(4, "anna")]

@@ -14,15 +14,7 @@ from aiohttp import WSMsgType
 from redis.asyncio import Redis
 
 from bot.settings import Settings
-from tests.gateway_helpers import (
-    WebchatClient,
-    gateway_env,
-    new_session_id,
-    rasa_heard,
-    running_gateway,
-    transcript,
-    webchat_id,
-)
+from tests import gateway_helpers as gw
 
 QUESTION = "Was kostet der Versand nach Österreich?"
 
@@ -34,11 +26,11 @@ async def test_a_message_not_taken_is_taken_when_the_widget_sends_it_again(
     own_redis = stack.start_redis(stack.free_port(), None, service_logs)
     admin = Redis.from_url(own_redis.url)
     try:
-        settings = Settings.from_env(gateway_env(own_redis.url, url, rasa_server, twilio_standin))
-        session_id = new_session_id()
-        conversation = webchat_id(session_id)
-        async with running_gateway(settings) as gateway:
-            async with WebchatClient.connect(gateway.ws_url, session_id) as chat:
+        settings = Settings.from_env(gw.gateway_env(own_redis.url, url, rasa_server, twilio_standin))
+        session_id = gw.new_session_id()
+        conversation = gw.webchat_id(session_id)
+        async with gw.running_gateway(settings) as gateway:
+            async with gw.WebchatClient.connect(gateway.ws_url, session_id) as chat:
                 await chat.next("history")
                 await admin.execute_command("ACL", "SETUSER", "default", "-rpush")
                 await chat.say(QUESTION, client_id="kept-1")
@@ -49,16 +41,16 @@ async def test_a_message_not_taken_is_taken_when_the_widget_sends_it_again(
             await admin.execute_command("ACL", "SETUSER", "default", "+rpush")
 
             # The widget reconnects and sends what is still pending, with the same client_id.
-            async with WebchatClient.connect(gateway.ws_url, session_id) as chat:
+            async with gw.WebchatClient.connect(gateway.ws_url, session_id) as chat:
                 await chat.next("history")
                 await chat.say(QUESTION, client_id="kept-1")
                 ack = await chat.next("ack")
                 assert ack == {"type": "ack", "client_id": "kept-1"}
                 answer = await chat.next("message", timeout=60)
                 assert "Österreich" in answer["text"], answer
-        rows = await transcript(url, conversation)
+        rows = await gw.transcript(url, conversation)
         assert [text for sender, text in rows if sender == "customer"] == [QUESTION]
-        assert await rasa_heard(rasa_server, conversation, QUESTION) == 1
+        assert await gw.rasa_heard(rasa_server, conversation, QUESTION) == 1
     finally:
         await admin.aclose()
         own_redis.stop()
