@@ -23,7 +23,7 @@ test: setup lint
 test-fast: setup
 	@$(APP_PY) -m pytest -m "not rasa and not browser and not stack" $(PYTEST_ARGS)
 
-# ruff (with import sorting) on everything, mypy --strict on bot/, handoff/, db/: a finding fails `make test`.
+# ruff (with import sorting) on everything, mypy --strict on core/, bot/, handoff/, db/: a finding fails `make test`.
 lint: setup
 	@$(APP_PY) -m ruff check .
 	@$(APP_PY) -m mypy
